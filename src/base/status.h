@@ -74,6 +74,13 @@ using Result = std::expected<T, Status>;
 
 inline std::unexpected<Status> Err(Status s) { return std::unexpected<Status>(std::move(s)); }
 
+// The Status of a Result, dropping its value (std::expected::error_or is C++23
+// library support that g++ 12 lacks).
+template <typename T>
+Status StatusOf(const Result<T>& r) {
+  return r.has_value() ? Status::Ok() : r.error();
+}
+
 }  // namespace mlforge
 
 #define MLFORGE_CONCAT_INNER(a, b) a##b

@@ -7,6 +7,7 @@
 // Same bytes are stored once; a view is a name for them. Layout: docs/blob.md.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -24,7 +25,41 @@ namespace mlforge::blob {
 // any spelling: absolute paths, "..", backslashes, NUL and control bytes,
 // percent-encoded (also double-encoded) separators or dots, drive letters.
 // The empty path is the root itself and is allowed only if allow_empty.
+// `path` must already be percent-decoded once (by the HTTP layer); any
+// remaining "%XX" is refused as a second encoding layer. Also refused: '?'
+// and '#' (URI delimiters), invalid UTF-8 (overlong dots), segments over
+// kMaxArtifactSegmentBytes, paths over kMaxArtifactPathBytes. One trailing
+// '/' is dropped; nothing else is rewritten. Full rules: docs/blob.md.
 Result<std::string> NormalizeRelativePath(std::string_view path, bool allow_empty = false);
+
+// Limits NormalizeRelativePath enforces, in bytes of the input.
+inline constexpr size_t kMaxArtifactPathBytes = 4096;
+inline constexpr size_t kMaxArtifactSegmentBytes = 255;
+
+// An open, read-only regular file and its size when it was opened: lets a
+// caller stream (sendfile) exactly the file that was checked, with no window
+// for the name to be swapped in between. Owns the descriptor. Move-only;
+// thread-compatible.
+class FileHandle {
+ public:
+  FileHandle() = default;
+  FileHandle(int fd, int64_t size) : fd_(fd), size_(size) {}
+  ~FileHandle();
+  FileHandle(FileHandle&& other) noexcept;
+  FileHandle& operator=(FileHandle&& other) noexcept;
+  FileHandle(const FileHandle&) = delete;
+  FileHandle& operator=(const FileHandle&) = delete;
+
+  bool valid() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  int64_t size() const { return size_; }
+  // Gives up ownership; the caller must close the returned descriptor.
+  int Release();
+
+ private:
+  int fd_ = -1;
+  int64_t size_ = 0;
+};
 
 struct FileInfo {
   std::string path;  // relative to the artifact root, normalized
@@ -54,10 +89,11 @@ class BlobStore {
 // A path-addressed view over a BlobStore: the artifact tree clients see.
 // Every path argument is a client path; it is normalized with
 // NormalizeRelativePath, and the resolved location is checked to stay under
-// the views root even through symlinks. Thread-safe.
+// the views root even through symlinks: no symlink inside the views tree is
+// ever followed, and crossing one fails with kPermissionDenied. Thread-safe.
 class ArtifactStore {
  public:
-  // Opens (creating if needed) root/objects and root/views.
+  // Opens (creating if needed) root/objects, root/views and root/tmp.
   static Result<std::unique_ptr<ArtifactStore>> Open(const std::filesystem::path& root);
   virtual ~ArtifactStore() = default;
 
@@ -67,16 +103,27 @@ class ArtifactStore {
   // Fails if a prefix of path is an existing file.
   virtual Result<FileInfo> Put(std::string_view path, std::string_view data) = 0;
   // Same, taking the content from a file (e.g. a spooled request body).
+  // The path is checked before the source is touched. With consume_source
+  // the source is gone afterwards (moved in when it is a regular file with a
+  // single name on the store's filesystem, else copied and unlinked); the
+  // caller must not write to it once the call starts.
   virtual Result<FileInfo> PutFile(std::string_view path, const std::filesystem::path& source,
                                    bool consume_source) = 0;
   // Filesystem path to stream a file from; kResourceDoesNotExist if the path
   // is absent or is a directory.
+  // The path is checked when Resolve runs; prefer OpenForRead, which hands
+  // back the very file that was checked.
   virtual Result<std::filesystem::path> Resolve(std::string_view path) const = 0;
+  // Opens the file at path for reading (same rules and errors as Resolve).
+  // The default, for test doubles, opens Resolve()'s result without
+  // following a final symlink; the real store walks the tree by descriptor.
+  virtual Result<FileHandle> OpenForRead(std::string_view path) const;
   virtual Result<std::string> Read(std::string_view path) const = 0;
   // Direct children of a directory (empty path = root), sorted by path.
   // A missing directory or a file path lists as empty, as MLflow does.
   virtual Result<std::vector<FileInfo>> List(std::string_view dir) const = 0;
   // Removes a file or a whole directory; kResourceDoesNotExist if absent.
+  // The root itself ("") cannot be deleted. Objects stay (GC: docs/blob.md).
   virtual Status Delete(std::string_view path) = 0;
 };
 

@@ -5,6 +5,24 @@
 // rewrites them to $1..$n). Use the common dialect: INSERT ... ON CONFLICT,
 // RETURNING, CASE, COALESCE. Where the backends differ (DDL, ILIKE), ask
 // Connection::backend(). sqlite3.h and libpq-fe.h never appear in this header.
+//
+// Portability rules (both backends behave alike when these hold):
+// - A failed statement aborts its transaction on both backends (PostgreSQL
+//   semantics): later statements fail and Transact returns the first error.
+//   Express "insert or update" with ON CONFLICT, not by catching errors.
+// - kWrite runs at READ COMMITTED on PostgreSQL, so writers are not serialized
+//   there: make read-modify-write a single statement (UPDATE t SET n = n + 1
+//   ... RETURNING n) rather than SELECT followed by UPDATE.
+// - On PostgreSQL an int64 parameter is sent as bigint and a double as double
+//   precision; strings and NULL are untyped and take their type from context.
+//   Where context gives none (`? IS NULL`) or a function wants int4
+//   (substr, repeat), write CAST(? AS TEXT) / CAST(? AS INTEGER).
+// - Store flags as INTEGER 0/1; a PostgreSQL boolean reads as GetInt 1/0.
+// - LIKE is case sensitive on both; SQLite's double-quoted string literals are
+//   disabled ("x" is always an identifier).
+// - NaN bound on SQLite is stored as NULL; keep NaN out of the database.
+//   ±Infinity round-trips on both.
+// - Reading NULL: IsNull() is true, GetInt/GetDouble return 0, GetText "".
 #pragma once
 
 #include <cstdint>
@@ -18,6 +36,10 @@
 #include <vector>
 
 #include "base/status.h"
+
+namespace mlforge {
+class Clock;
+}  // namespace mlforge
 
 namespace mlforge::sql {
 
@@ -59,7 +81,8 @@ class Connection {
   Result<int64_t> Execute(std::string_view sql, std::initializer_list<Param> params = {}) {
     return Execute(sql, std::span<const Param>(params.begin(), params.size()));
   }
-  // Runs a script of ';'-separated statements without parameters (DDL).
+  // Runs a script of ';'-separated statements without parameters (DDL). The
+  // script must not contain transaction control (BEGIN/COMMIT).
   virtual Status ExecScript(std::string_view sql) = 0;
 };
 
@@ -76,6 +99,20 @@ struct DatabaseOptions {
   // Retries of a transaction that failed with a serialization failure,
   // deadlock or SQLITE_BUSY before giving up with kTemporarilyUnavailable.
   int max_retries = 5;
+  // Prepared statements kept per connection (least recently used dropped).
+  int statement_cache_size = 256;
+  // Time source for schema_migrations.applied_at; null = SystemClock. Must
+  // outlive the Database.
+  const Clock* clock = nullptr;
+};
+
+// Counters since Open, for metrics and tests. A snapshot; values only grow.
+struct DatabaseStats {
+  int64_t transactions = 0;          // Transact calls
+  int64_t retries = 0;               // attempts repeated after a transient failure
+  int64_t statements_prepared = 0;   // statement cache misses
+  int64_t statement_cache_hits = 0;  // statements reused from a connection's cache
+  int64_t connections_opened = 0;
 };
 
 // A versioned schema change for one component ("tracking", "registry", ...).
@@ -99,7 +136,12 @@ class Database {
 
   // uri: "sqlite:///relative/path.db", "sqlite:////absolute/path.db",
   // "sqlite:///:memory:" or "postgresql://user:pass@host:port/db"
-  // (a "+driver" suffix on the scheme, as in SQLAlchemy URIs, is ignored).
+  // (a "+driver" suffix on the scheme, as in SQLAlchemy URIs, is ignored;
+  // "postgres://" works too). A missing SQLite parent directory is created.
+  // A PostgreSQL server is contacted once here, so a wrong address or
+  // password fails now (kTemporarilyUnavailable) rather than on first use.
+  // ":memory:" is private to this Database and runs every transaction on one
+  // connection, one at a time.
   static Result<std::unique_ptr<Database>> Open(std::string_view uri,
                                                 const DatabaseOptions& options = {});
 
@@ -108,6 +150,7 @@ class Database {
   // Runs fn in one transaction; commits when fn returns ok, rolls back
   // otherwise. Retries fn on transient conflicts (fn must be idempotent
   // apart from its database effects). The Status of fn is returned as is.
+  // Nested Transact on the same Database from inside fn is an error.
   virtual Status Transact(TxMode mode, const std::function<Status(Connection&)>& fn) = 0;
 
   // Applies the component's pending migrations in order, each in its own
@@ -117,6 +160,8 @@ class Database {
 
   // Highest applied migration version of the component (0 if none).
   virtual Result<int> SchemaVersion(std::string_view component) = 0;
+
+  virtual DatabaseStats Stats() const { return {}; }
 };
 
 // Redacts the password of a URI for logs.

@@ -1,0 +1,105 @@
+#include "app/server_command.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "api/api.h"
+#include "base/clock.h"
+#include "base/ids.h"
+#include "base/log.h"
+#include "blob/blob.h"
+#include "http/http.h"
+#include "sql/sql.h"
+#include "tracking/tracking.h"
+
+namespace mlforge::app {
+namespace {
+
+constexpr char kMlflowCompatibleVersion[] = "2.12.1+mlforge.0.1.0";
+
+int Fail(const std::string& what, const Status& s) {
+  std::fprintf(stderr, "mlforge: %s: %s\n", what.c_str(), s.ToString().c_str());
+  return 1;
+}
+
+}  // namespace
+
+std::string DefaultBackendUri(const std::string& data_dir) {
+  std::filesystem::path db = std::filesystem::absolute(std::filesystem::path(data_dir) / "mlforge.db");
+  return "sqlite:///" + db.lexically_normal().string();
+}
+
+int RunServer(const ServerConfig& config) {
+  std::string uri =
+      config.backend_store_uri.empty() ? DefaultBackendUri(config.data_dir) : config.backend_store_uri;
+  std::filesystem::path artifacts_dir = config.artifacts_destination.empty()
+                                            ? std::filesystem::path(config.data_dir) / "artifacts"
+                                            : std::filesystem::path(config.artifacts_destination);
+  int threads = config.workers > 0 ? config.workers
+                                   : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+
+  sql::DatabaseOptions db_options;
+  db_options.pool_size = std::max(4, threads);
+  auto db = sql::Database::Open(uri, db_options);
+  if (!db) return Fail("cannot open backend store " + sql::RedactUri(uri), db.error());
+
+  std::unique_ptr<IdGenerator> ids = MakeRandomIdGenerator();
+  auto tracking = tracking::TrackingService::Open(**db, SystemClock::Get(), *ids);
+  if (!tracking) return Fail("cannot initialise tracking", tracking.error());
+
+  std::unique_ptr<blob::ArtifactStore> artifacts;
+  if (config.serve_artifacts) {
+    auto opened = blob::ArtifactStore::Open(artifacts_dir);
+    if (!opened) return Fail("cannot open artifact store " + artifacts_dir.string(), opened.error());
+    artifacts = std::move(*opened);
+  }
+
+  http::Router router;
+  api::MlflowContext context;
+  context.tracking = tracking->get();
+  context.artifacts = artifacts.get();
+  context.serve_artifacts = config.serve_artifacts;
+  context.version = kMlflowCompatibleVersion;
+  api::RegisterMlflowRoutes(router, context);
+
+  http::ServerOptions options;
+  options.host = config.host;
+  options.port = config.port;
+  options.threads = threads;
+  options.access_log = config.access_log;
+  options.cors_allowed_origins = config.cors_allowed_origins;
+  options.max_body_bytes = config.max_body_mb << 20;
+  if (artifacts) options.spool_dir = artifacts_dir / "tmp";
+  auto server = http::Server::Start(options, std::move(router));
+  if (!server) return Fail("cannot listen on " + config.host + ":" + std::to_string(config.port),
+                           server.error());
+  uint16_t port = (*server)->port();
+  if (!config.port_file.empty()) {
+    // Written whole then renamed, so a reader never sees a partial number.
+    std::string tmp = config.port_file + ".tmp";
+    std::ofstream(tmp) << port << "\n";
+    std::filesystem::rename(tmp, config.port_file);
+  }
+  log::Info("mlforge listening on http://{}:{} (backend {}, {} worker threads)", config.host, port,
+            sql::RedactUri(uri), threads);
+  http::StopOnSignals(**server);
+  (*server)->Wait();
+  log::Info("mlforge stopped");
+  return 0;
+}
+
+int RunDbUpgrade(const std::string& backend_store_uri) {
+  auto db = sql::Database::Open(backend_store_uri);
+  if (!db) return Fail("cannot open backend store " + sql::RedactUri(backend_store_uri), db.error());
+  std::unique_ptr<IdGenerator> ids = MakeRandomIdGenerator();
+  // Opening the tracking service applies its migrations.
+  auto tracking = tracking::TrackingService::Open(**db, SystemClock::Get(), *ids);
+  if (!tracking) return Fail("migration failed", tracking.error());
+  auto version = (*db)->SchemaVersion("tracking");
+  std::printf("tracking schema at version %d\n", version ? *version : -1);
+  return 0;
+}
+
+}  // namespace mlforge::app

@@ -1,0 +1,32 @@
+// `mlforge server` and `mlforge db upgrade`: configuration and wiring only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace mlforge::app {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 5000;
+  std::string data_dir = "./mlforge-data";
+  std::string backend_store_uri;      // default: sqlite under data_dir
+  std::string artifacts_destination;  // default: data_dir/artifacts
+  bool serve_artifacts = true;
+  int workers = 0;  // HTTP worker threads; 0 = a sensible default
+  bool access_log = false;
+  std::string cors_allowed_origins;
+  uint64_t max_body_mb = 64;
+  std::string port_file;  // written once listening (tests pick port 0)
+};
+
+// Runs until SIGINT/SIGTERM. Returns the process exit code.
+int RunServer(const ServerConfig& config);
+
+// Applies pending schema migrations and exits. Returns the process exit code.
+int RunDbUpgrade(const std::string& backend_store_uri);
+
+// Resolves the defaults that depend on data_dir.
+std::string DefaultBackendUri(const std::string& data_dir);
+
+}  // namespace mlforge::app

@@ -1,0 +1,34 @@
+// REST handlers: decode a request, call a subsystem facade, encode the
+// response. MLflow's JSON shapes and error codes live here and nowhere else.
+#pragma once
+
+#include <string>
+
+namespace mlforge {
+namespace http {
+class Router;
+}
+namespace tracking {
+class TrackingService;
+}
+namespace blob {
+class ArtifactStore;
+}
+}  // namespace mlforge
+
+namespace mlforge::api {
+
+struct MlflowContext {
+  tracking::TrackingService* tracking = nullptr;  // required
+  blob::ArtifactStore* artifacts = nullptr;       // required when serve_artifacts
+  bool serve_artifacts = true;
+  std::string version;  // reported by /version (an MLflow-compatible version string)
+};
+
+// Registers the MLflow tracking REST API under /api/2.0/mlflow/ and
+// /ajax-api/2.0/mlflow/, the artifact proxy under /api/2.0/mlflow-artifacts/,
+// /get-artifact, /health and /version. The context's services must outlive
+// the router's server.
+void RegisterMlflowRoutes(http::Router& router, const MlflowContext& context);
+
+}  // namespace mlforge::api

@@ -1,0 +1,36 @@
+// Route registration of the MLflow handlers (private to src/api).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "api/api.h"
+#include "base/status.h"
+
+namespace mlforge::http {
+class Router;
+}
+
+namespace mlforge::api {
+
+// The two prefixes MLflow serves every REST route under.
+inline constexpr std::string_view kApiPrefix = "/api/2.0";
+inline constexpr std::string_view kAjaxPrefix = "/ajax-api/2.0";
+
+// /api/2.0/mlflow/... and /ajax-api/2.0/mlflow/... (tracking_handlers.cc).
+void RegisterTrackingRoutes(http::Router& router, const MlflowContext& context);
+// /api/2.0/mlflow-artifacts/..., its /ajax-api alias, and /get-artifact
+// (artifact_handlers.cc).
+void RegisterArtifactRoutes(http::Router& router, const MlflowContext& context);
+
+// The artifact-store path of a run's artifact root, from its artifact_uri:
+// "mlflow-artifacts:/1/<run>/artifacts" (also with a "//host" authority) or
+// an http(s) URI of this API (".../mlflow-artifacts/artifacts/1/<run>/artifacts")
+// -> "1/<run>/artifacts". Other schemes are kNotImplemented: this server
+// only reads artifacts it stores itself.
+Result<std::string> RunArtifactRoot(std::string_view artifact_uri);
+
+// Joins a normalized directory and a normalized relative path ("" = the dir).
+std::string JoinArtifactPath(std::string_view dir, std::string_view path);
+
+}  // namespace mlforge::api

@@ -1,0 +1,98 @@
+#include "tracking/schema.h"
+
+namespace mlforge::tracking {
+namespace {
+
+// Shared DDL with two backend-specific spots: the auto-increment key of
+// latest_metrics and SQLite's WITHOUT ROWID for the clustered history table.
+#define MLFORGE_TRACKING_V1(SERIAL_PK, WITHOUT_ROWID, EXTRA)                                 \
+  "CREATE TABLE experiments ("                                                             \
+  "  experiment_id BIGINT PRIMARY KEY,"                                                    \
+  "  name TEXT NOT NULL UNIQUE,"                                                           \
+  "  artifact_location TEXT NOT NULL,"                                                     \
+  "  lifecycle_stage TEXT NOT NULL DEFAULT 'active',"                                      \
+  "  creation_time BIGINT NOT NULL,"                                                       \
+  "  last_update_time BIGINT NOT NULL);"                                                   \
+  "CREATE TABLE experiment_tags ("                                                         \
+  "  experiment_id BIGINT NOT NULL REFERENCES experiments(experiment_id),"                 \
+  "  key TEXT NOT NULL,"                                                                   \
+  "  value TEXT NOT NULL,"                                                                 \
+  "  PRIMARY KEY (experiment_id, key));"                                                   \
+  "CREATE TABLE runs ("                                                                    \
+  "  run_uuid TEXT PRIMARY KEY,"                                                           \
+  "  experiment_id BIGINT NOT NULL REFERENCES experiments(experiment_id),"                 \
+  "  name TEXT NOT NULL DEFAULT '',"                                                       \
+  "  user_id TEXT NOT NULL DEFAULT '',"                                                    \
+  "  status TEXT NOT NULL,"                                                                \
+  "  start_time BIGINT NOT NULL,"                                                          \
+  "  end_time BIGINT,"                                                                     \
+  "  lifecycle_stage TEXT NOT NULL DEFAULT 'active',"                                      \
+  "  artifact_uri TEXT NOT NULL,"                                                          \
+  "  deleted_time BIGINT);"                                                                \
+  "CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time, run_uuid);"         \
+  "CREATE TABLE params ("                                                                  \
+  "  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),"                                    \
+  "  key TEXT NOT NULL,"                                                                   \
+  "  value TEXT NOT NULL,"                                                                 \
+  "  PRIMARY KEY (run_uuid, key));"                                                        \
+  "CREATE INDEX params_by_key ON params (key, value);"                                     \
+  "CREATE TABLE tags ("                                                                    \
+  "  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),"                                    \
+  "  key TEXT NOT NULL,"                                                                   \
+  "  value TEXT NOT NULL,"                                                                 \
+  "  PRIMARY KEY (run_uuid, key));"                                                        \
+  "CREATE TABLE latest_metrics ("                                                          \
+  "  series_id " SERIAL_PK ","                                                             \
+  "  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),"                                    \
+  "  key TEXT NOT NULL,"                                                                   \
+  "  value DOUBLE PRECISION NOT NULL,"                                                     \
+  "  timestamp BIGINT NOT NULL,"                                                           \
+  "  step BIGINT NOT NULL,"                                                                \
+  "  is_nan INTEGER NOT NULL,"                                                             \
+  "  UNIQUE (run_uuid, key));"                                                             \
+  "CREATE INDEX latest_metrics_by_key ON latest_metrics (key, value);"                     \
+  "CREATE TABLE metrics ("                                                                 \
+  "  series_id BIGINT NOT NULL,"                                                           \
+  "  step BIGINT NOT NULL,"                                                                \
+  "  timestamp BIGINT NOT NULL,"                                                           \
+  "  value DOUBLE PRECISION NOT NULL,"                                                     \
+  "  is_nan INTEGER NOT NULL,"                                                             \
+  "  PRIMARY KEY (series_id, step, timestamp, value, is_nan))" WITHOUT_ROWID ";"           \
+  "CREATE TABLE datasets ("                                                                \
+  "  dataset_uuid TEXT PRIMARY KEY,"                                                       \
+  "  experiment_id BIGINT NOT NULL REFERENCES experiments(experiment_id),"                 \
+  "  name TEXT NOT NULL,"                                                                  \
+  "  digest TEXT NOT NULL,"                                                                \
+  "  source_type TEXT NOT NULL,"                                                           \
+  "  source TEXT NOT NULL,"                                                                \
+  "  schema TEXT NOT NULL DEFAULT '',"                                                     \
+  "  profile TEXT NOT NULL DEFAULT '',"                                                    \
+  "  UNIQUE (experiment_id, name, digest));"                                               \
+  "CREATE TABLE run_inputs ("                                                              \
+  "  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),"                                    \
+  "  dataset_uuid TEXT NOT NULL REFERENCES datasets(dataset_uuid),"                        \
+  "  PRIMARY KEY (run_uuid, dataset_uuid));"                                               \
+  "CREATE TABLE run_input_tags ("                                                          \
+  "  run_uuid TEXT NOT NULL,"                                                              \
+  "  dataset_uuid TEXT NOT NULL,"                                                          \
+  "  key TEXT NOT NULL,"                                                                   \
+  "  value TEXT NOT NULL,"                                                                 \
+  "  PRIMARY KEY (run_uuid, dataset_uuid, key));" EXTRA
+
+constexpr std::string_view kV1Sqlite =
+    MLFORGE_TRACKING_V1("INTEGER PRIMARY KEY", " WITHOUT ROWID", "");
+constexpr std::string_view kV1Postgres = MLFORGE_TRACKING_V1(
+    "BIGSERIAL PRIMARY KEY", "", "CREATE SEQUENCE experiments_id_seq START 1;");
+
+#undef MLFORGE_TRACKING_V1
+
+constexpr sql::Migration kMigrations[] = {
+    {.version = 1, .name = "tracking tables", .sql = {}, .sqlite = kV1Sqlite,
+     .postgres = kV1Postgres},
+};
+
+}  // namespace
+
+std::span<const sql::Migration> TrackingMigrations() { return kMigrations; }
+
+}  // namespace mlforge::tracking

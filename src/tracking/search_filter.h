@@ -1,0 +1,69 @@
+// MLflow's search grammar for runs and experiments (filter strings and
+// order_by entries, as in MLflow 2.12's SearchUtils / SearchExperimentsUtils),
+// compiled to parameterized SQL for SQLite and PostgreSQL. Private to the
+// tracking subsystem.
+//
+// Contract: the SQL text of every fragment is built from our own constants
+// only. User-supplied keys and values never appear in it; they travel as
+// bound parameters in SqlFragment::params, in placeholder order ('?').
+//
+// Grammar and semantics (details in search_filter.cc):
+//   filter     := "" | comparison ( AND comparison )*          (AND: any case)
+//   comparison := identifier comparator value
+//   identifier := prefix "." key | attribute
+//   key        := bare-key (letters, digits, '_', '.') | `quoted` | "quoted"
+//   comparator := = | != | < | <= | > | >= | LIKE | ILIKE | IN | NOT IN
+//   value      := number | 'string' | "string" | ( 'string' [, 'string']* )
+//   order_by   := identifier [ASC | DESC]
+//
+// Thread-safe: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "base/status.h"
+#include "sql/sql.h"
+
+namespace mlforge::tracking {
+
+// An owned bound value; see BindParams for the views the sql layer takes.
+using SqlValue = std::variant<std::nullptr_t, int64_t, double, std::string>;
+
+// A piece of SQL with '?' placeholders and the values bound to them, in order.
+struct SqlFragment {
+  std::string sql;
+  std::vector<SqlValue> params;
+};
+
+// Converts owned values to sql::Param views (valid while `values` lives and
+// is not modified).
+std::vector<sql::Param> BindParams(const std::vector<SqlValue>& values);
+
+// Runs filter. The runs table must be aliased "r". Returns a parenthesized
+// boolean SQL expression to AND with the caller's own conditions, or an empty
+// fragment for an empty/blank filter. Errors: kInvalidParameterValue.
+Result<SqlFragment> CompileRunFilter(std::string_view filter, sql::Backend backend);
+
+// Body of ORDER BY (without the keywords) for runs aliased "r": the user's
+// keys, then the tie-breakers "r.start_time DESC" (unless start_time was a
+// user key) and "r.run_uuid ASC". Never empty. Metrics sort real values first,
+// then NaN, then missing; params, tags and attributes sort missing last; both
+// in either direction. The terms are scalar subqueries: do not combine them
+// with SELECT DISTINCT. Errors: kInvalidParameterValue.
+Result<SqlFragment> CompileRunOrderBy(std::span<const std::string> order_by, sql::Backend backend);
+
+// Experiments filter; the experiments table must be aliased "e".
+Result<SqlFragment> CompileExperimentFilter(std::string_view filter, sql::Backend backend);
+
+// Experiments ORDER BY body for alias "e". Empty order_by: MLflow's default
+// "creation_time DESC, experiment_id ASC". Otherwise the user's keys, then
+// "experiment_id DESC" as tie-breaker (MLflow's) unless experiment_id was given.
+Result<SqlFragment> CompileExperimentOrderBy(std::span<const std::string> order_by,
+                                             sql::Backend backend);
+
+}  // namespace mlforge::tracking

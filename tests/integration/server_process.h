@@ -1,0 +1,75 @@
+// Starts the real mlforge binary for integration tests: 127.0.0.1, port 0,
+// a temp data dir, SQLite or a fresh PostgreSQL database. RAII: the process
+// is stopped (SIGTERM, then SIGKILL) and the temp dir removed on destruction.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mlforge::testing {
+
+enum class TestBackend { kSqlite, kPostgres };
+std::string BackendName(TestBackend b);
+
+// A temp directory removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// For kPostgres: creates a fresh database on the server named by
+// MLFORGE_TEST_PG_URI and returns its URI (dropped by DropPostgresDatabase).
+// Fails the test (via an exception message) when the variable is unset,
+// unless MLFORGE_TEST_PG=off.
+std::string CreatePostgresDatabase();
+void DropPostgresDatabase(const std::string& uri);
+// True if PostgreSQL tests were explicitly switched off (MLFORGE_TEST_PG=off).
+bool PostgresTestsDisabled();
+
+class ServerProcess {
+ public:
+  // Starts `mlforge server` with the backend and extra arguments; blocks
+  // until it listens. Throws std::runtime_error if it does not come up.
+  explicit ServerProcess(TestBackend backend, std::vector<std::string> extra_args = {});
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  uint16_t port() const { return port_; }
+  const std::string& backend_uri() const { return backend_uri_; }
+  const std::filesystem::path& data_dir() const { return dir_.path(); }
+  pid_t pid() const { return pid_; }
+
+  // Graceful stop; returns the exit status (as from waitpid).
+  int Stop();
+  // kill -9, for durability tests.
+  void Kill();
+  // Starts again on the same data (and port 0 → a new port).
+  void Restart();
+
+ private:
+  void Launch();
+  TestBackend backend_;
+  std::vector<std::string> extra_args_;
+  TempDir dir_;
+  std::string backend_uri_;
+  bool owns_pg_database_ = false;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+// Path of the mlforge binary under test.
+std::string MlforgeBinary();
+
+}  // namespace mlforge::testing
