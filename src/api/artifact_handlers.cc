@@ -35,10 +35,7 @@ std::string_view PathParamOrEmpty(const http::Request& request) {
 void SendArtifact(http::Response& response, std::filesystem::path file, std::string_view path) {
   response.status = 200;
   response.body.clear();
-  // An empty file goes as an empty in-memory body: the server's file
-  // streaming treats a 0-byte file as a short read and drops the connection.
-  std::error_code ec;
-  if (std::filesystem::file_size(file, ec) != 0 || ec) response.body_file = std::move(file);
+  response.body_file = std::move(file);
   response.SetHeader("Content-Type", GuessMimeType(path));
   response.SetHeader("Content-Disposition", AttachmentDisposition(path));
   response.SetHeader("X-Content-Type-Options", "nosniff");

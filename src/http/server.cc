@@ -675,7 +675,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     BuildHead(content_length, no_body_status);
     body_out_ =
         (head_only || no_body_status) ? std::string_view() : std::string_view(response_.body);
-    if (head_only || no_body_status) CloseFile();
+    // An empty file has nothing to read: send the header alone.
+    if (head_only || no_body_status || (file_fd_ >= 0 && file_remaining_ == 0)) CloseFile();
     body_bytes_ = (head_only || no_body_status) ? 0 : content_length;
     if (file_fd_ >= 0 && !ReadFileChunk()) {  // first chunk rides with the header
       Close();

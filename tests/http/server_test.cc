@@ -548,6 +548,25 @@ TEST(Server, StreamsFileBodiesAndHeadSendsNoBody) {
   EXPECT_EQ(client.Get("/download/model.bin")->body.size(), data.size());  // still in sync
 }
 
+TEST(Server, EmptyFileBodyIsAnEmptyResponseOnAKeptConnection) {
+  TempDir dir;
+  { std::ofstream out(dir.path() / "empty.txt"); }
+  Router router;
+  router.Add(Method::kGet, "/download/{name}", [&dir](Request& req, Response& res) {
+    res.body_file = dir.path() / *req.PathParam("name");
+  });
+  auto server = StartServer(std::move(router));
+  ASSERT_NE(server, nullptr);
+  Client client("127.0.0.1", server->port());
+  for (int i = 0; i < 3; ++i) {  // the connection stays usable after each
+    auto res = client.Get("/download/empty.txt");
+    ASSERT_TRUE(res.has_value()) << res.error().ToString();
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->Header("content-length"), "0");
+    EXPECT_EQ(res->body, "");
+  }
+}
+
 TEST(Server, HeadOnAGetRouteHasLengthButNoBody) {
   Router router;
   router.Add(Method::kGet, "/hello", Text("hello world"));
