@@ -1,6 +1,5 @@
 #include "integration/server_process.h"
 
-#include <libpq-fe.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,7 +7,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
-#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -32,81 +30,18 @@ std::string MlforgeBinary() {
   return MLFORGE_BINARY_PATH;
 }
 
-bool PostgresTestsDisabled() {
-  const char* flag = std::getenv("MLFORGE_TEST_PG");
-  return flag && std::string(flag) == "off";
-}
-
-namespace {
-
-std::string PgUri() {
-  const char* uri = std::getenv("MLFORGE_TEST_PG_URI");
-  if (!uri || !*uri) {
-    throw std::runtime_error(
-        "MLFORGE_TEST_PG_URI is not set: run the tests through `make test` (which starts a "
-        "PostgreSQL server), or set MLFORGE_TEST_PG=off to skip PostgreSQL tests locally");
-  }
-  return uri;
-}
-
-// Replaces the database name (last path segment) of a postgresql:// URI.
-std::string WithDatabase(const std::string& uri, const std::string& db) {
-  size_t query = uri.find('?');
-  std::string base = uri.substr(0, query);
-  size_t slash = base.rfind('/');
-  std::string rest = query == std::string::npos ? "" : uri.substr(query);
-  return base.substr(0, slash + 1) + db + rest;
-}
-
-void PgExec(const std::string& uri, const std::string& sql) {
-  PGconn* conn = PQconnectdb(uri.c_str());
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string err = PQerrorMessage(conn);
-    PQfinish(conn);
-    throw std::runtime_error("cannot connect to PostgreSQL: " + err);
-  }
-  PGresult* res = PQexec(conn, sql.c_str());
-  bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-  std::string err = PQerrorMessage(conn);
-  PQclear(res);
-  PQfinish(conn);
-  if (!ok) throw std::runtime_error("PostgreSQL: " + sql + ": " + err);
-}
-
-}  // namespace
-
-std::string CreatePostgresDatabase() {
-  std::string admin = PgUri();
-  std::random_device rd;
-  std::string name = "it_" + std::to_string(getpid()) + "_" + std::to_string(rd() % 1000000000);
-  PgExec(admin, "CREATE DATABASE " + name);
-  return WithDatabase(admin, name);
-}
-
-void DropPostgresDatabase(const std::string& uri) {
-  std::string name = uri.substr(uri.rfind('/') + 1);
-  name = name.substr(0, name.find('?'));
-  try {
-    PgExec(PgUri(), "DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
-  } catch (const std::exception&) {
-    // Best effort: the test server is thrown away after the run anyway.
-  }
-}
-
 ServerProcess::ServerProcess(TestBackend backend, std::vector<std::string> extra_args)
     : backend_(backend), extra_args_(std::move(extra_args)) {
-  if (backend_ == TestBackend::kPostgres) {
-    backend_uri_ = CreatePostgresDatabase();
-    owns_pg_database_ = true;
-  } else {
-    backend_uri_ = "sqlite:///" + (dir_.path() / "mlforge.db").string();
-  }
+  auto database = sql::testing::ScratchDatabase::Create(
+      backend_ == TestBackend::kPostgres ? sql::Backend::kPostgres : sql::Backend::kSqlite);
+  if (!database) throw std::runtime_error(database.error().ToString());
+  database_ = std::move(*database);
+  backend_uri_ = database_->uri();
   Launch();
 }
 
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) Stop();
-  if (owns_pg_database_) DropPostgresDatabase(backend_uri_);
 }
 
 void ServerProcess::Launch() {

@@ -7,8 +7,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "support/scratch_database.h"
 
 namespace mlforge::testing {
 
@@ -28,14 +31,8 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// For kPostgres: creates a fresh database on the server named by
-// MLFORGE_TEST_PG_URI and returns its URI (dropped by DropPostgresDatabase).
-// Fails the test (via an exception message) when the variable is unset,
-// unless MLFORGE_TEST_PG=off.
-std::string CreatePostgresDatabase();
-void DropPostgresDatabase(const std::string& uri);
 // True if PostgreSQL tests were explicitly switched off (MLFORGE_TEST_PG=off).
-bool PostgresTestsDisabled();
+inline bool PostgresTestsDisabled() { return sql::testing::PgOptedOut(); }
 
 class ServerProcess {
  public:
@@ -63,8 +60,8 @@ class ServerProcess {
   TestBackend backend_;
   std::vector<std::string> extra_args_;
   TempDir dir_;
+  std::unique_ptr<sql::testing::ScratchDatabase> database_;
   std::string backend_uri_;
-  bool owns_pg_database_ = false;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
 };

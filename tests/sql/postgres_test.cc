@@ -6,7 +6,7 @@
 #include <future>
 #include <thread>
 
-#include "sql/scratch_database.h"
+#include "support/scratch_database.h"
 #include "sql/sql.h"
 
 namespace mlforge::sql {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "sql/scratch_database.h"
+#include "support/scratch_database.h"
 
 namespace mlforge::sql {
 

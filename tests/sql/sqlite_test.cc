@@ -15,7 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "sql/scratch_database.h"
+#include "support/scratch_database.h"
 #include "sql/sql.h"
 
 namespace mlforge::sql {

@@ -4,7 +4,6 @@
 #include "tracking/search_filter.h"
 
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -22,6 +21,7 @@
 #include <vector>
 
 #include "sql/sql.h"
+#include "support/scratch_database.h"
 #include "tracking/schema.h"
 
 namespace mlforge::tracking {
@@ -655,40 +655,9 @@ TEST(BindParamsTest, ViewsOwnedValues) {
 // process): SQLite in a temp dir; PostgreSQL as a fresh database sf_<random>
 // on the server named by MLFORGE_TEST_PG_URI, dropped at exit.
 
-class PgAdmin {
- public:
-  static Status Exec(const std::string& uri, const std::string& statement) {
-    PGconn* conn = PQconnectdb(uri.c_str());
-    if (PQstatus(conn) != CONNECTION_OK) {
-      std::string error = PQerrorMessage(conn);
-      PQfinish(conn);
-      return Unavailable("cannot connect to the PostgreSQL test server: " + error);
-    }
-    PGresult* result = PQexec(conn, statement.c_str());
-    const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
-    std::string error = PQerrorMessage(conn);
-    PQclear(result);
-    PQfinish(conn);
-    if (!ok) return Internal(statement + ": " + error);
-    return Status::Ok();
-  }
-
-  // The admin URI with its database name replaced.
-  static std::string WithDatabase(const std::string& uri, const std::string& name) {
-    const size_t authority = uri.find("://") + 3;
-    const size_t query = uri.find('?', authority);
-    const std::string base = uri.substr(0, query);
-    const std::string suffix = query == std::string::npos ? "" : uri.substr(query);
-    const size_t slash = base.find('/', authority);
-    return (slash == std::string::npos ? base : base.substr(0, slash)) + "/" + name + suffix;
-  }
-};
-
 struct SharedDatabase {
+  std::unique_ptr<sql::testing::ScratchDatabase> scratch;
   std::unique_ptr<sql::Database> db;
-  std::filesystem::path temp_dir;  // SQLite
-  std::string pg_admin_uri;        // PostgreSQL
-  std::string pg_database;
 };
 
 std::map<Backend, SharedDatabase>& SharedDatabases() {
@@ -698,28 +667,7 @@ std::map<Backend, SharedDatabase>& SharedDatabases() {
 
 class DropSharedDatabases : public ::testing::Environment {
  public:
-  void TearDown() override {
-    for (auto& [backend, shared] : SharedDatabases()) {
-      shared.db.reset();
-      if (!shared.pg_database.empty()) {
-        // Not WITH (FORCE): that needs the right to signal an autovacuum worker
-        // busy in the new database, which our role lacks; a plain DROP stops
-        // autovacuum itself and waits for our just-closed sessions to end.
-        Status s;
-        for (int attempt = 0; attempt < 5; ++attempt) {
-          s = PgAdmin::Exec(shared.pg_admin_uri, "DROP DATABASE IF EXISTS " + shared.pg_database);
-          if (s.ok()) break;
-          std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        }
-        if (!s.ok()) ADD_FAILURE() << s.ToString();
-      }
-      if (!shared.temp_dir.empty()) {
-        std::error_code ec;
-        std::filesystem::remove_all(shared.temp_dir, ec);
-      }
-    }
-    SharedDatabases().clear();
-  }
+  void TearDown() override { SharedDatabases().clear(); }
 };
 
 [[maybe_unused]] ::testing::Environment* const kDropSharedDatabases =
@@ -840,37 +788,20 @@ class SearchExecutionTest : public ::testing::TestWithParam<Backend> {
       db_ = it->second.db.get();
       return;
     }
-    SharedDatabase shared;
-    std::string uri;
-    if (GetParam() == Backend::kSqlite) {
-      std::string dir = (std::filesystem::temp_directory_path() / "mlforge-sf-XXXXXX").string();
-      ASSERT_NE(mkdtemp(dir.data()), nullptr);
-      shared.temp_dir = dir;
-      uri = "sqlite:///" + (shared.temp_dir / "t.db").string();
-    } else {
-      const char* admin = std::getenv("MLFORGE_TEST_PG_URI");
-      if (admin == nullptr || *admin == '\0') {
-        const char* pg = std::getenv("MLFORGE_TEST_PG");
-        if (pg != nullptr && std::string_view(pg) == "off") {
-          GTEST_SKIP() << "PostgreSQL tests disabled by MLFORGE_TEST_PG=off";
-        }
-        FAIL() << "MLFORGE_TEST_PG_URI is not set: run the tests via `make test` (it starts a "
-                  "PostgreSQL server), or set MLFORGE_TEST_PG=off to skip the PostgreSQL cases";
-      }
-      std::random_device random;
-      shared.pg_admin_uri = admin;
-      shared.pg_database =
-          "sf_" + std::to_string(getpid()) + "_" + std::to_string(random() % 1'000'000'000);
-      Status created = PgAdmin::Exec(shared.pg_admin_uri, "CREATE DATABASE " + shared.pg_database);
-      ASSERT_TRUE(created.ok()) << created.ToString();
-      uri = PgAdmin::WithDatabase(shared.pg_admin_uri, shared.pg_database);
+    if (GetParam() == Backend::kPostgres && sql::testing::PgOptedOut()) {
+      GTEST_SKIP() << "PostgreSQL tests disabled by MLFORGE_TEST_PG=off";
     }
+    SharedDatabase shared;
+    auto scratch = sql::testing::ScratchDatabase::Create(GetParam());
+    ASSERT_TRUE(scratch.has_value()) << scratch.error().ToString();
+    shared.scratch = std::move(*scratch);
     sql::DatabaseOptions options;
     options.pool_size = 2;  // ctest runs many of these processes at once
-    Result<std::unique_ptr<sql::Database>> db = sql::Database::Open(uri, options);
+    Result<std::unique_ptr<sql::Database>> db = shared.scratch->Open(options);
     if (!db) {
+      std::string uri = sql::RedactUri(shared.scratch->uri());
       databases.emplace(GetParam(), std::move(shared));  // so the environment cleans up
-      FAIL() << "cannot open " << sql::RedactUri(uri) << ": " << db.error().ToString();
+      FAIL() << "cannot open " << uri << ": " << db.error().ToString();
     }
     shared.db = std::move(*db);
     db_ = shared.db.get();

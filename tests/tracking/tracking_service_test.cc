@@ -9,7 +9,7 @@
 
 #include "base/clock.h"
 #include "base/ids.h"
-#include "support/test_databases.h"
+#include "support/scratch_database.h"
 
 namespace mlforge::tracking {
 namespace {
@@ -17,9 +17,16 @@ namespace {
 class TrackingTest : public ::testing::TestWithParam<sql::Backend> {
  protected:
   void SetUp() override {
-    db_ = std::make_unique<testing::TestDatabase>(GetParam());
-    if (!db_->available()) GTEST_SKIP() << "MLFORGE_TEST_PG=off";
-    auto opened = TrackingService::Open(db_->db(), clock_, *ids_);
+    if (GetParam() == sql::Backend::kPostgres && sql::testing::PgOptedOut()) {
+      GTEST_SKIP() << "MLFORGE_TEST_PG=off";
+    }
+    auto scratch = sql::testing::ScratchDatabase::Create(GetParam());
+    ASSERT_TRUE(scratch.has_value()) << scratch.error().ToString();
+    scratch_ = std::move(*scratch);
+    auto db = scratch_->Open();
+    ASSERT_TRUE(db.has_value()) << db.error().ToString();
+    db_ = std::move(*db);
+    auto opened = TrackingService::Open(*db_, clock_, *ids_);
     ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
     service_ = std::move(*opened);
   }
@@ -35,7 +42,8 @@ class TrackingTest : public ::testing::TestWithParam<sql::Backend> {
 
   FakeClock clock_;
   std::unique_ptr<IdGenerator> ids_ = MakeSequentialIdGenerator(7);
-  std::unique_ptr<testing::TestDatabase> db_;
+  std::unique_ptr<sql::testing::ScratchDatabase> scratch_;
+  std::unique_ptr<sql::Database> db_;
   std::unique_ptr<TrackingService> service_;
 };
 
@@ -44,7 +52,7 @@ TEST_P(TrackingTest, DefaultExperimentExistsAndReopenIsIdempotent) {
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->name, "Default");
   EXPECT_EQ(e->artifact_location, "mlflow-artifacts:/0");
-  auto again = TrackingService::Open(db_->db(), clock_, *ids_);
+  auto again = TrackingService::Open(*db_, clock_, *ids_);
   ASSERT_TRUE(again.has_value()) << again.error().ToString();
   auto page = service_->SearchExperiments({});
   ASSERT_TRUE(page.has_value());

@@ -1,4 +1,4 @@
-#include "sql/scratch_database.h"
+#include "support/scratch_database.h"
 
 #include <libpq-fe.h>
 #include <unistd.h>
@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <thread>
 
 namespace mlforge::sql::testing {
 namespace {
@@ -75,7 +76,15 @@ Result<std::unique_ptr<ScratchDatabase>> ScratchDatabase::Create(Backend backend
 
 ScratchDatabase::~ScratchDatabase() {
   if (!pg_database_.empty()) {
-    Status s = AdminExec(PgAdminUri(), "DROP DATABASE IF EXISTS " + pg_database_ + " WITH (FORCE)");
+    // Not WITH (FORCE): that needs the right to signal an autovacuum worker
+    // busy in the new database, which the test role lacks; a plain DROP
+    // stops autovacuum itself, so retry it briefly.
+    Status s;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      s = AdminExec(PgAdminUri(), "DROP DATABASE IF EXISTS " + pg_database_);
+      if (s.ok()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
     // Best effort: a leftover database does not affect other tests.
     if (!s.ok()) std::fprintf(stderr, "warning: %s\n", s.ToString().c_str());
   }

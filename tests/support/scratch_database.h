@@ -1,6 +1,7 @@
 // A throwaway database for one test, on either backend: a SQLite file in a
 // fresh temp dir, or a fresh database created on the PostgreSQL server named
-// by MLFORGE_TEST_PG_URI (dropped again afterwards).
+// by MLFORGE_TEST_PG_URI (dropped again afterwards). Shared by every test
+// binary that needs a database: unit tests and the integration harness.
 #pragma once
 
 #include <filesystem>
