@@ -5,7 +5,7 @@ DATA_DIR   ?= ./mlforge-data
 PORT       ?= 5000
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps configure build run test unit-test check-asan bench format tidy clean
+.PHONY: all deps configure build run test check-asan bench format tidy clean
 
 all: build
 
@@ -24,9 +24,11 @@ build: deps configure
 run: build
 	$(BUILD)/app/mlforge server --data-dir $(DATA_DIR) --port $(PORT)
 
-# Every test, on SQLite and on a PostgreSQL server started for the run.
+# Every test, on SQLite and on a PostgreSQL server started for the run; then
+# the same tests again in an ASan+UBSan build.
 test: build
 	@scripts/run-tests.sh $(BUILD)
+	@$(MAKE) --no-print-directory check-asan
 
 # Unit and integration tests under ASan+UBSan.
 check-asan: deps

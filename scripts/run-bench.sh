@@ -15,6 +15,8 @@ chmod 755 "$work"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # The Python peer forks gunicorn workers; they carry the work dir in their arguments.
+  pkill -f "$work" 2>/dev/null || true
   "$root/scripts/pg-test-server.sh" stop "$work/pg" >/dev/null 2>&1 || true
   rm -rf "$work"
 }

@@ -8,17 +8,6 @@
 
 namespace mlforge::api::testing {
 
-TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "mlforge-api-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 ApiTestEnv::ApiTestEnv(EnvOptions options) : ids_(MakeSequentialIdGenerator(42)) {
   auto db = sql::Database::Open("sqlite:///" + (dir_.path() / "db.sqlite").string());
   if (!db) {

@@ -18,22 +18,13 @@
 #include "blob/blob.h"
 #include "http/http.h"
 #include "sql/sql.h"
+#include "support/temp_dir.h"
 #include "tracking/tracking.h"
 
 namespace mlforge::api::testing {
 
-// A fresh directory under the system temp dir, removed with its contents.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
+using ::mlforge::testing::TempDir;
 
- private:
-  std::filesystem::path path_;
-};
 
 struct EnvOptions {
   bool serve_artifacts = true;

@@ -22,31 +22,13 @@
 #include "base/hash.h"
 #include "blob/attack_paths.h"
 #include "blob/blob.h"
+#include "support/temp_dir.h"
 
 namespace mlforge::blob {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "mlforge-blob-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using ::mlforge::testing::TempDir;
 
 void WriteFile(const fs::path& path, std::string_view content) {
   fs::create_directories(path.parent_path());

@@ -95,23 +95,6 @@ std::string RawConnection::ReadResponse(std::chrono::milliseconds limit) {
   return data;
 }
 
-TempDir::TempDir() {
-  std::string templ =
-      (std::filesystem::temp_directory_path() / "mlforge-http-test-XXXXXX").string();
-  if (::mkdtemp(templ.data()) != nullptr) path_ = templ;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-}
-
-size_t TempDir::Count() const {
-  size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(path_)) ++n;
-  return n;
-}
-
 ServerOptions TestOptions() {
   ServerOptions options;
   options.host = "127.0.0.1";

@@ -2,6 +2,8 @@
 // hand, a temporary directory, and server start-up with test options.
 #pragma once
 
+#include "support/temp_dir.h"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -12,6 +14,9 @@
 #include "http/http.h"
 
 namespace mlforge::http::testing {
+
+using ::mlforge::testing::TempDir;
+
 
 // A blocking client socket to 127.0.0.1. Externally synchronized.
 class RawConnection {
@@ -37,19 +42,6 @@ class RawConnection {
   int fd_ = -1;
   bool closed_ = false;
   std::string pending_;  // bytes read past the last response
-};
-
-// A fresh directory under the system temp dir, removed with its contents.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::filesystem::path& path() const { return path_; }
-  // Number of entries in the directory.
-  size_t Count() const;
-
- private:
-  std::filesystem::path path_;
 };
 
 // 127.0.0.1, port 0, 4 threads.

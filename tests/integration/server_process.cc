@@ -14,17 +14,6 @@ namespace mlforge::testing {
 
 std::string BackendName(TestBackend b) { return b == TestBackend::kSqlite ? "sqlite" : "postgres"; }
 
-TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "mlforge-it-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 std::string MlforgeBinary() {
   if (const char* env = std::getenv("MLFORGE_BINARY"); env && *env) return env;
   return MLFORGE_BINARY_PATH;

@@ -12,24 +12,12 @@
 #include <vector>
 
 #include "support/scratch_database.h"
+#include "support/temp_dir.h"
 
 namespace mlforge::testing {
 
 enum class TestBackend { kSqlite, kPostgres };
 std::string BackendName(TestBackend b);
-
-// A temp directory removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // True if PostgreSQL tests were explicitly switched off (MLFORGE_TEST_PG=off).
 inline bool PostgresTestsDisabled() { return sql::testing::PgOptedOut(); }
