@@ -22,24 +22,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Starts mlforge on CPU 0; sets $port. Not in a subshell, so pids+= sticks.
 start_mlforge() {  # $1 = backend uri, $2 = dir
   mkdir -p "$2"
   taskset -c 0 "$bin" server --port 0 --port-file "$2/port" --data-dir "$2" \
-    --backend-store-uri "$1" 2>"$2/server.log" &
+    --backend-store-uri "$1" >"$2/server.out" 2>"$2/server.log" &
   pids+=($!)
   for _ in $(seq 1 300); do [[ -s "$2/port" ]] && break; sleep 0.05; done
-  cat "$2/port"
+  port=$(cat "$2/port")
 }
 
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
 echo "# date: $(date -u +%Y-%m-%dT%H:%MZ)"
 
-port=$(start_mlforge "sqlite:///$work/sqlite/mlforge.db" "$work/sqlite")
+start_mlforge "sqlite:///$work/sqlite/mlforge.db" "$work/sqlite"
 taskset -c 1 "$bench" --port "$port" --label mlforge-sqlite --seconds "$seconds"
 taskset -c 0 "$bench" --raw-sqlite "$work/raw.db"
 
 pg_uri=$("$root/scripts/pg-test-server.sh" start "$work/pg" | tail -n 1)
-port=$(start_mlforge "$pg_uri" "$work/postgres")
+start_mlforge "$pg_uri" "$work/postgres"
 taskset -c 1 "$bench" --port "$port" --label mlforge-pg --seconds "$seconds"
 taskset -c 0 "$bench" --raw-pg "$pg_uri"
 

@@ -5,6 +5,8 @@ namespace {
 
 // Shared DDL with two backend-specific spots: the auto-increment key of
 // latest_metrics and SQLite's WITHOUT ROWID for the clustered history table.
+// Indexes are few on purpose: every one is written on each log call, and
+// searches reach params, tags and metrics through (run_uuid, key).
 #define MLFORGE_TRACKING_V1(SERIAL_PK, WITHOUT_ROWID, EXTRA)                                 \
   "CREATE TABLE experiments ("                                                             \
   "  experiment_id BIGINT PRIMARY KEY,"                                                    \
@@ -35,7 +37,6 @@ namespace {
   "  key TEXT NOT NULL,"                                                                   \
   "  value TEXT NOT NULL,"                                                                 \
   "  PRIMARY KEY (run_uuid, key));"                                                        \
-  "CREATE INDEX params_by_key ON params (key, value);"                                     \
   "CREATE TABLE tags ("                                                                    \
   "  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),"                                    \
   "  key TEXT NOT NULL,"                                                                   \
@@ -50,7 +51,6 @@ namespace {
   "  step BIGINT NOT NULL,"                                                                \
   "  is_nan INTEGER NOT NULL,"                                                             \
   "  UNIQUE (run_uuid, key));"                                                             \
-  "CREATE INDEX latest_metrics_by_key ON latest_metrics (key, value);"                     \
   "CREATE TABLE metrics ("                                                                 \
   "  series_id BIGINT NOT NULL,"                                                           \
   "  step BIGINT NOT NULL,"                                                                \
