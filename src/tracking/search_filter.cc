@@ -760,6 +760,22 @@ Result<const RunAttribute*> ResolveRunAttribute(const std::string& key, bool for
 }
 
 // Checks run in this order: the identifier, the comparator, then the value.
+// A numeric attribute (run start_time, experiment creation_time, ...) compared
+// with a number; the same rules for runs and experiments.
+Status CompileNumericAttribute(const Comparison& c, std::string_view name,
+                               std::string_view column, SqlBuilder& b) {
+  if (!OneOf(c.op, kNumericOps)) return InvalidComparator(c, "attribute", kNumericOps);
+  if (c.value.kind != ValueKind::kNumber) {
+    return InvalidArgument("Expected numeric value type for numeric attribute: " +
+                           std::string(name) + ". Found " + Quoted(c.value.text) +
+                           At(c.value.pos));
+  }
+  ASSIGN_OR_RETURN(SqlValue value, ToNumber(c.value));
+  b << column << SqlOp(c.op);
+  b.BindNumber(std::move(value));
+  return Status::Ok();
+}
+
 Status CompileRunComparison(const Comparison& c, SqlBuilder& b) {
   const std::string where = At(c.ident.pos);
   ASSIGN_OR_RETURN(RunEntity entity, ResolveRunEntity(c.ident, where));
@@ -801,18 +817,7 @@ Status CompileRunComparison(const Comparison& c, SqlBuilder& b) {
     }
     case RunEntity::kAttribute: {
       ASSIGN_OR_RETURN(const RunAttribute* attr, ResolveRunAttribute(c.ident.key, false, where));
-      if (attr->numeric) {
-        if (!OneOf(c.op, kNumericOps)) return InvalidComparator(c, "attribute", kNumericOps);
-        if (c.value.kind != ValueKind::kNumber) {
-          return InvalidArgument(
-              "Expected numeric value type for numeric attribute: " + std::string(attr->name) +
-              ". Found " + Quoted(c.value.text) + At(c.value.pos));
-        }
-        ASSIGN_OR_RETURN(SqlValue value, ToNumber(c.value));
-        b << attr->column << SqlOp(c.op);
-        b.BindNumber(std::move(value));
-        return Status::Ok();
-      }
+      if (attr->numeric) return CompileNumericAttribute(c, attr->name, attr->column, b);
       if ((c.op == Op::kIn || c.op == Op::kNotIn) && attr->name != "run_id") {
         return InvalidArgument(
             "Only the 'run_id' attribute supports comparison with a list of quoted string "
@@ -919,18 +924,7 @@ Status CompileExperimentComparison(const Comparison& c, SqlBuilder& b) {
   }
   ASSIGN_OR_RETURN(const ExperimentAttribute* attr,
                    ResolveExperimentAttribute(c.ident.key, false, where));
-  if (attr->numeric) {
-    if (!OneOf(c.op, kNumericOps)) return InvalidComparator(c, "attribute", kNumericOps);
-    if (c.value.kind != ValueKind::kNumber) {
-      return InvalidArgument(
-          "Expected numeric value type for numeric attribute: " + std::string(attr->name) +
-          ". Found " + Quoted(c.value.text) + At(c.value.pos));
-    }
-    ASSIGN_OR_RETURN(SqlValue value, ToNumber(c.value));
-    b << attr->column << SqlOp(c.op);
-    b.BindNumber(std::move(value));
-    return Status::Ok();
-  }
+  if (attr->numeric) return CompileNumericAttribute(c, attr->name, attr->column, b);
   if (!OneOf(c.op, kStringOps)) return InvalidComparator(c, "attribute", kStringOps);
   RETURN_IF_ERROR(ExpectString(c, "attributes"));
   AppendStringCompare(b, attr->column, c.op, c.value);
