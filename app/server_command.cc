@@ -75,6 +75,9 @@ int RunServer(const ServerConfig& config) {
   auto server = http::Server::Start(options, std::move(router));
   if (!server) return Fail("cannot listen on " + config.host + ":" + std::to_string(config.port),
                            server.error());
+  // Signals are handled before anyone can learn the port (the port file): a
+  // SIGTERM sent right after start must still stop the server gracefully.
+  http::StopOnSignals(**server);
   uint16_t port = (*server)->port();
   if (!config.port_file.empty()) {
     // Written whole then renamed, so a reader never sees a partial number.
@@ -84,7 +87,6 @@ int RunServer(const ServerConfig& config) {
   }
   log::Info("mlforge listening on http://{}:{} (backend {}, {} worker threads)", config.host, port,
             sql::RedactUri(uri), threads);
-  http::StopOnSignals(**server);
   (*server)->Wait();
   log::Info("mlforge stopped");
   return 0;
