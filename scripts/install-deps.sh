@@ -8,7 +8,7 @@ packages=(
   g++ cmake ninja-build ccache pkg-config make
   # libraries (see docs/architecture.md, "Dependencies")
   libboost-dev libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev
-  libssl-dev libsqlite3-dev libpq-dev
+  libssl-dev libsqlite3-dev libpq-dev libyaml-cpp-dev
   # tests and benchmarks
   libgtest-dev libbenchmark-dev postgresql wrk clang-format
 )
