@@ -183,9 +183,13 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const SqliteCon
           config.path, mode);
     }
   }
-  // MLflow's LIKE is case sensitive, like PostgreSQL's.
+  // MLflow's LIKE is case sensitive, like PostgreSQL's. The default 2 MiB
+  // page cache makes a search over 10k runs re-read pages through pread();
+  // memory-mapped reads share the OS page cache across connections instead,
+  // and a larger private cache (allocated only as used) keeps hot pages.
   RETURN_IF_ERROR(conn->Control(
-      "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA case_sensitive_like=ON"));
+      "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA case_sensitive_like=ON; "
+      "PRAGMA cache_size=-32768; PRAGMA mmap_size=1073741824"));
   if (config.reader) RETURN_IF_ERROR(conn->Control("PRAGMA query_only=ON"));
   if (config.stats != nullptr) config.stats->connections_opened.fetch_add(1);
   return conn;

@@ -86,9 +86,46 @@ constexpr std::string_view kV1Postgres = MLFORGE_TRACKING_V1(
 
 #undef MLFORGE_TRACKING_V1
 
+// v2: searches read runs through runs_by_experiment alone (lifecycle_stage
+// in the index), and on SQLite the (run_uuid, key) tables become clustered
+// on that key (WITHOUT ROWID): one B-tree probe per lookup or upsert instead
+// of an index probe plus a table probe. latest_metrics then has no rowid to
+// number metric series, so tracking_counters hands out series ids.
+#define MLFORGE_RUNS_INDEX_V2                                                                \
+  "DROP INDEX runs_by_experiment;"                                                         \
+  "CREATE INDEX runs_by_experiment ON runs (experiment_id, lifecycle_stage, start_time, "  \
+  "run_uuid);"
+
+#define MLFORGE_CLUSTER_BY_RUN_AND_KEY(TABLE, COLUMNS, COLUMN_NAMES)                          \
+  "CREATE TABLE " TABLE "_v2 (run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),"           \
+  "  key TEXT NOT NULL," COLUMNS ", PRIMARY KEY (run_uuid, key)) WITHOUT ROWID;"           \
+  "INSERT INTO " TABLE "_v2 (run_uuid, key, " COLUMN_NAMES ") SELECT run_uuid, key, "      \
+  COLUMN_NAMES " FROM " TABLE ";"                                                           \
+  "DROP TABLE " TABLE ";"                                                                  \
+  "ALTER TABLE " TABLE "_v2 RENAME TO " TABLE ";"
+
+constexpr std::string_view kV2Sqlite =
+    "CREATE TABLE tracking_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO tracking_counters (name, value) SELECT 'metric_series', "
+    "COALESCE(MAX(series_id), 0) + 1 FROM latest_metrics;"  //
+    MLFORGE_CLUSTER_BY_RUN_AND_KEY("latest_metrics",
+                                   "value DOUBLE PRECISION NOT NULL, timestamp BIGINT NOT NULL,"
+                                   "step BIGINT NOT NULL, is_nan INTEGER NOT NULL,"
+                                   "series_id BIGINT NOT NULL",
+                                   "value, timestamp, step, is_nan, series_id")
+    MLFORGE_CLUSTER_BY_RUN_AND_KEY("params", "value TEXT NOT NULL", "value")
+    MLFORGE_CLUSTER_BY_RUN_AND_KEY("tags", "value TEXT NOT NULL", "value")
+    MLFORGE_RUNS_INDEX_V2;
+constexpr std::string_view kV2Postgres = MLFORGE_RUNS_INDEX_V2;
+
+#undef MLFORGE_CLUSTER_BY_RUN_AND_KEY
+#undef MLFORGE_RUNS_INDEX_V2
+
 constexpr sql::Migration kMigrations[] = {
     {.version = 1, .name = "tracking tables", .sql = {}, .sqlite = kV1Sqlite,
      .postgres = kV1Postgres},
+    {.version = 2, .name = "search-friendly keys", .sql = {}, .sqlite = kV2Sqlite,
+     .postgres = kV2Postgres},
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdio>
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <set>
 #include <system_error>
@@ -571,6 +572,34 @@ class SqlBuilder {
   int next_alias_ = 0;
 };
 
+// The LEFT JOINs of a runs query: one per (table, key) that the filter or the
+// order_by names, shared by both. (run_uuid, key) is unique in latest_metrics,
+// params and tags, so each join adds at most one row per run, and one index
+// probe per run replaces a correlated subquery per use.
+class RunJoins {
+ public:
+  explicit RunJoins(sql::Backend backend) : b_(backend) {}
+
+  // The alias of the joined row of `table` for `key` (NULL columns when the
+  // run has none).
+  std::string AliasFor(std::string_view table, const std::string& key) {
+    auto [it, inserted] = aliases_.try_emplace({std::string(table), key});
+    if (inserted) {
+      it->second = "k" + std::to_string(aliases_.size() - 1);
+      const std::string& a = it->second;
+      b_ << " LEFT JOIN " << table << " " << a << " ON " << a << ".run_uuid = r.run_uuid AND " << a
+         << ".key = ";
+      b_.Bind(key);
+    }
+    return it->second;
+  }
+  SqlFragment Take() { return b_.Take(); }
+
+ private:
+  SqlBuilder b_;
+  std::map<std::pair<std::string, std::string>, std::string> aliases_;
+};
+
 // `column <op> value` for a text column; LIKE is case-sensitive on both
 // backends (SQLite connections run with case_sensitive_like=ON).
 void AppendStringCompare(SqlBuilder& b, std::string_view column, Op op, const Value& v) {
@@ -776,7 +805,7 @@ Status CompileNumericAttribute(const Comparison& c, std::string_view name,
   return Status::Ok();
 }
 
-Status CompileRunComparison(const Comparison& c, SqlBuilder& b) {
+Status CompileRunComparison(const Comparison& c, RunJoins& joins, SqlBuilder& b) {
   const std::string where = At(c.ident.pos);
   ASSIGN_OR_RETURN(RunEntity entity, ResolveRunEntity(c.ident, where));
   switch (entity) {
@@ -784,17 +813,15 @@ Status CompileRunComparison(const Comparison& c, SqlBuilder& b) {
       if (!OneOf(c.op, kNumericOps)) return InvalidComparator(c, "metric", kNumericOps);
       RETURN_IF_ERROR(ExpectNumber(c, "metric"));
       ASSIGN_OR_RETURN(double value, ToDouble(c.value));
-      const std::string m = b.Alias("m");
-      b << "EXISTS (SELECT 1 FROM latest_metrics " << m << " WHERE " << m
-        << ".run_uuid = r.run_uuid AND " << m << ".key = ";
-      b.Bind(c.ident.key);
-      // A NaN compares unequal to everything and unordered with everything.
+      const std::string m = joins.AliasFor("latest_metrics", c.ident.key);
+      // A missing metric fails every comparison (NULL). A NaN compares
+      // unequal to everything and unordered with everything.
       if (c.op == Op::kNe) {
-        b << " AND (" << m << ".is_nan <> 0 OR " << m << ".value <> ";
+        b << "(" << m << ".is_nan <> 0 OR " << m << ".value <> ";
         b.Bind(value);
-        b << "))";
+        b << ")";
       } else {
-        b << " AND " << m << ".is_nan = 0 AND " << m << ".value" << SqlOp(c.op);
+        b << "(" << m << ".is_nan = 0 AND " << m << ".value" << SqlOp(c.op);
         b.Bind(value);
         b << ")";
       }
@@ -806,13 +833,9 @@ Status CompileRunComparison(const Comparison& c, SqlBuilder& b) {
       const std::string_view what = param ? "parameter" : "tag";
       if (!OneOf(c.op, kStringOps)) return InvalidComparator(c, what, kStringOps);
       RETURN_IF_ERROR(ExpectString(c, what));
-      const std::string t = b.Alias(param ? "p" : "t");
-      b << "EXISTS (SELECT 1 FROM " << (param ? "params " : "tags ") << t << " WHERE " << t
-        << ".run_uuid = r.run_uuid AND " << t << ".key = ";
-      b.Bind(c.ident.key);
-      b << " AND ";
+      // A missing param or tag fails every comparison, NOT IN included (NULL).
+      const std::string t = joins.AliasFor(param ? "params" : "tags", c.ident.key);
       AppendStringCompare(b, t + ".value", c.op, c.value);
-      b << ")";
       return Status::Ok();
     }
     case RunEntity::kAttribute: {
@@ -972,11 +995,10 @@ std::vector<sql::Param> BindParams(const std::vector<SqlValue>& values) {
   return out;
 }
 
-Result<SqlFragment> CompileRunFilter(std::string_view filter, sql::Backend backend) {
-  return CompileFilter(filter, backend, CompileRunComparison);
-}
+namespace {
 
-Result<SqlFragment> CompileRunOrderBy(std::span<const std::string> order_by, sql::Backend backend) {
+Result<SqlFragment> CompileRunOrderBy(std::span<const std::string> order_by, RunJoins& joins,
+                                      sql::Backend backend) {
   if (order_by.size() > kMaxOrderByKeys) {
     return Err(
         InvalidArgument("order_by has more than " + std::to_string(kMaxOrderByKeys) + " entries"));
@@ -1011,31 +1033,15 @@ Result<SqlFragment> CompileRunOrderBy(std::span<const std::string> order_by, sql
     // direction: real values, then NaN (metrics), then missing, both ways.
     switch (entity) {
       case RunEntity::kMetric: {
-        const std::string rank = b.Alias("s");
-        b << "COALESCE((SELECT " << rank << ".is_nan FROM latest_metrics " << rank << " WHERE "
-          << rank << ".run_uuid = r.run_uuid AND " << rank << ".key = ";
-        b.Bind(key);
-        const std::string val = b.Alias("s");
-        b << "), 2) ASC, (SELECT " << val << ".value FROM latest_metrics " << val << " WHERE "
-          << val << ".run_uuid = r.run_uuid AND " << val << ".key = ";
-        b.Bind(key);
-        b << ")" << dir;
+        const std::string m = joins.AliasFor("latest_metrics", key);
+        b << "COALESCE(" << m << ".is_nan, 2) ASC, " << m << ".value" << dir;
         break;
       }
       case RunEntity::kParam:
       case RunEntity::kTag: {
-        const std::string_view table = entity == RunEntity::kParam ? "params " : "tags ";
-        const std::string rank = b.Alias("s");
-        b << "COALESCE((SELECT 0 FROM " << table << rank << " WHERE " << rank
-          << ".run_uuid = r.run_uuid AND " << rank << ".key = ";
-        b.Bind(key);
-        const std::string val = b.Alias("s");
-        b << "), 1) ASC, (SELECT " << val << ".value FROM " << table << val << " WHERE " << val
-          << ".run_uuid = r.run_uuid AND " << val << ".key = ";
-        b.Bind(key);
-        b << ")";
-        if (backend == sql::Backend::kPostgres) b << " COLLATE \"C\"";
-        b << dir;
+        const std::string t = joins.AliasFor(entity == RunEntity::kParam ? "params" : "tags", key);
+        b << "CASE WHEN " << t << ".run_uuid IS NULL THEN 1 ELSE 0 END ASC, "
+          << TextSortExpr(t + ".value", backend) << dir;
         break;
       }
       case RunEntity::kAttribute: {
@@ -1054,6 +1060,20 @@ Result<SqlFragment> CompileRunOrderBy(std::span<const std::string> order_by, sql
   if (!ordered_by_start_time) b << "r.start_time DESC, ";
   b << "r.run_uuid ASC";
   return b.Take();
+}
+
+}  // namespace
+
+Result<RunSearchSql> CompileRunSearch(std::string_view filter,
+                                      std::span<const std::string> order_by,
+                                      sql::Backend backend) {
+  RunJoins joins(backend);
+  ASSIGN_OR_RETURN(SqlFragment where,
+                   CompileFilter(filter, backend, [&](const Comparison& c, SqlBuilder& b) {
+                     return CompileRunComparison(c, joins, b);
+                   }));
+  ASSIGN_OR_RETURN(SqlFragment order, CompileRunOrderBy(order_by, joins, backend));
+  return RunSearchSql{.joins = joins.Take(), .where = std::move(where), .order_by = std::move(order)};
 }
 
 Result<SqlFragment> CompileExperimentFilter(std::string_view filter, sql::Backend backend) {

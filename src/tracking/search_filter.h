@@ -44,18 +44,31 @@ struct SqlFragment {
 // is not modified).
 std::vector<sql::Param> BindParams(const std::vector<SqlValue>& values);
 
-// Runs filter. The runs table must be aliased "r". Returns a parenthesized
-// boolean SQL expression to AND with the caller's own conditions, or an empty
-// fragment for an empty/blank filter. Errors: kInvalidParameterValue.
-Result<SqlFragment> CompileRunFilter(std::string_view filter, sql::Backend backend);
+// A runs search as SQL pieces, for
+//   SELECT ... FROM runs r <joins> WHERE <caller's conditions> [AND <where>]
+//   ORDER BY <order_by>
+// with parameters bound in that order: joins, then the caller's, then where,
+// then order_by.
+struct RunSearchSql {
+  // " LEFT JOIN ..." clauses, one per (metric|param|tag, key) that the filter
+  // or order_by names; each adds at most one row per run. May be empty.
+  SqlFragment joins;
+  // A parenthesized boolean expression to AND with the caller's own
+  // conditions; empty for an empty/blank filter.
+  SqlFragment where;
+  // Body of ORDER BY (without the keywords): the user's keys, then the
+  // tie-breakers "r.start_time DESC" (unless start_time was a user key) and
+  // "r.run_uuid ASC". Never empty. Metrics sort real values first, then NaN,
+  // then missing; params, tags and attributes sort missing last; both in
+  // either direction.
+  SqlFragment order_by;
+};
 
-// Body of ORDER BY (without the keywords) for runs aliased "r": the user's
-// keys, then the tie-breakers "r.start_time DESC" (unless start_time was a
-// user key) and "r.run_uuid ASC". Never empty. Metrics sort real values first,
-// then NaN, then missing; params, tags and attributes sort missing last; both
-// in either direction. The terms are scalar subqueries: do not combine them
-// with SELECT DISTINCT. Errors: kInvalidParameterValue.
-Result<SqlFragment> CompileRunOrderBy(std::span<const std::string> order_by, sql::Backend backend);
+// Compiles a runs filter and order_by (the runs table aliased "r").
+// Errors: kInvalidParameterValue, naming the position in the input.
+Result<RunSearchSql> CompileRunSearch(std::string_view filter,
+                                      std::span<const std::string> order_by,
+                                      sql::Backend backend);
 
 // Experiments filter; the experiments table must be aliased "e".
 Result<SqlFragment> CompileExperimentFilter(std::string_view filter, sql::Backend backend);

@@ -362,20 +362,20 @@ class TrackingServiceImpl final : public TrackingService {
     }
     RunPage page;
     if (experiment_ids.empty()) return page;
-    ASSIGN_OR_RETURN(SqlFragment where, CompileRunFilter(req.filter, db_.backend()));
-    ASSIGN_OR_RETURN(SqlFragment order, CompileRunOrderBy(req.order_by, db_.backend()));
+    ASSIGN_OR_RETURN(RunSearchSql search, CompileRunSearch(req.filter, req.order_by, db_.backend()));
 
     size_t padded = PaddedSize(experiment_ids.size());
-    std::string query = "SELECT r.run_uuid FROM runs r WHERE r.experiment_id IN " + InList(padded);
+    std::string query = "SELECT r.run_uuid FROM runs r" + search.joins.sql +
+                        " WHERE r.experiment_id IN " + InList(padded);
     query += LifecycleCondition(req.run_view_type);
-    if (!where.sql.empty()) query += " AND (" + where.sql + ")";
-    query += " ORDER BY " + order.sql + " LIMIT ? OFFSET ?";
-    std::vector<SqlValue> values;
+    if (!search.where.sql.empty()) query += " AND " + search.where.sql;
+    query += " ORDER BY " + search.order_by.sql + " LIMIT ? OFFSET ?";
+    std::vector<SqlValue> values = std::move(search.joins.params);
     for (size_t i = 0; i < padded; ++i) {
       values.emplace_back(experiment_ids[std::min(i, experiment_ids.size() - 1)]);
     }
-    values.insert(values.end(), where.params.begin(), where.params.end());
-    values.insert(values.end(), order.params.begin(), order.params.end());
+    values.insert(values.end(), search.where.params.begin(), search.where.params.end());
+    values.insert(values.end(), search.order_by.params.begin(), search.order_by.params.end());
     values.emplace_back(int64_t{req.max_results} + 1);
     values.emplace_back(offset);
 
@@ -793,30 +793,8 @@ class TrackingServiceImpl final : public TrackingService {
         }
       }
     }
-    // (step, timestamp, value) strictly newer than the stored latest wins.
-    static constexpr std::string_view kUpsertLatest =
-        "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES "
-        "(?, ?, ?, ?, ?, ?) ON CONFLICT (run_uuid, key) DO UPDATE SET "
-        "value = CASE WHEN {N} THEN excluded.value ELSE latest_metrics.value END, "
-        "timestamp = CASE WHEN {N} THEN excluded.timestamp ELSE latest_metrics.timestamp END, "
-        "step = CASE WHEN {N} THEN excluded.step ELSE latest_metrics.step END, "
-        "is_nan = CASE WHEN {N} THEN excluded.is_nan ELSE latest_metrics.is_nan END "
-        "RETURNING series_id";
-    static const std::string upsert_latest = [] {
-      const std::string newer =
-          "(excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND "
-          "(excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = "
-          "latest_metrics.timestamp AND excluded.value > latest_metrics.value))))";
-      std::string s(kUpsertLatest);
-      for (size_t pos; (pos = s.find("{N}")) != std::string::npos;) s.replace(pos, 3, newer);
-      return s;
-    }();
     for (auto& [key, n] : newest) {
-      RETURN_IF_ERROR(c.Query(upsert_latest,
-                              {run_id, key, n.stored.value, n.metric->timestamp, n.metric->step,
-                               n.stored.is_nan},
-                              [&](const sql::Row& r) { n.series_id = r.GetInt(0); }));
-      if (n.series_id == 0) return Internal("metric series id missing after upsert");
+      ASSIGN_OR_RETURN(n.series_id, UpsertLatestMetric(c, run_id, key, *n.metric, n.stored));
     }
     // History rows in multi-row INSERTs of power-of-two sizes (few statement
     // shapes, so they stay prepared). Exact duplicates are dropped, as MLflow.
@@ -842,6 +820,49 @@ class TrackingServiceImpl final : public TrackingService {
       i += rows;
     }
     return Status::Ok();
+  }
+
+  // Makes `m` the run's latest value of `key` when (step, timestamp, value)
+  // is strictly newer than the stored one; returns the key's series id.
+  // PostgreSQL numbers series with a sequence. SQLite's latest_metrics is
+  // clustered on (run_uuid, key) with no rowid, so a new series takes the id
+  // in tracking_counters, which then advances (writers are serialized there).
+  Result<int64_t> UpsertLatestMetric(sql::Connection& c, std::string_view run_id,
+                                     std::string_view key, const Metric& m,
+                                     const StoredMetricValue& v) {
+    static const std::string newer =
+        "(excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND "
+        "(excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = "
+        "latest_metrics.timestamp AND excluded.value > latest_metrics.value))))";
+    static const std::string on_conflict =
+        " ON CONFLICT (run_uuid, key) DO UPDATE SET "
+        "value = CASE WHEN " + newer + " THEN excluded.value ELSE latest_metrics.value END, "
+        "timestamp = CASE WHEN " + newer + " THEN excluded.timestamp ELSE "
+        "latest_metrics.timestamp END, "
+        "step = CASE WHEN " + newer + " THEN excluded.step ELSE latest_metrics.step END, "
+        "is_nan = CASE WHEN " + newer + " THEN excluded.is_nan ELSE latest_metrics.is_nan END "
+        "RETURNING series_id";
+    static const std::string postgres_upsert =
+        "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES "
+        "(?, ?, ?, ?, ?, ?)" + on_conflict;
+    static const std::string sqlite_upsert =
+        "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan, series_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, (SELECT value FROM tracking_counters WHERE name = "
+        "'metric_series'))" + on_conflict;
+    const bool sqlite = db_.backend() == sql::Backend::kSqlite;
+    int64_t series_id = 0;
+    RETURN_IF_ERROR(c.Query(sqlite ? sqlite_upsert : postgres_upsert,
+                            {run_id, key, v.value, m.timestamp, m.step, v.is_nan},
+                            [&](const sql::Row& r) { series_id = r.GetInt(0); }));
+    if (series_id == 0) return Err(Internal("metric series id missing after upsert"));
+    if (sqlite) {
+      // Advances only when the id was just taken; an existing series has a lower id.
+      RETURN_IF_ERROR(StatusOf(c.Execute(
+          "UPDATE tracking_counters SET value = value + 1 WHERE name = 'metric_series' AND "
+          "value = ?",
+          {series_id})));
+    }
+    return series_id;
   }
 
   static const std::string& MetricInsertSql(size_t rows) {

@@ -62,18 +62,27 @@ void ExpectParameterized(const SqlFragment& f) {
   }
 }
 
+// The joins and one other part of a compiled search, as one fragment.
+SqlFragment JoinsAnd(const RunSearchSql& q, const SqlFragment& part) {
+  SqlFragment f{q.joins.sql + part.sql, q.joins.params};
+  f.params.insert(f.params.end(), part.params.begin(), part.params.end());
+  return f;
+}
+
+// The filter's joins and WHERE expression.
 SqlFragment RunFilterOk(std::string_view filter, Backend backend = Backend::kSqlite) {
-  Result<SqlFragment> r = CompileRunFilter(filter, backend);
+  Result<RunSearchSql> r = CompileRunSearch(filter, {}, backend);
   EXPECT_TRUE(r.has_value()) << filter << ": " << r.error().message();
   if (!r) return {};
-  ExpectParameterized(*r);
-  return *r;
+  SqlFragment f = JoinsAnd(*r, r->where);
+  ExpectParameterized(f);
+  return f;
 }
 
 std::string RunFilterError(std::string_view filter) {
   for (Backend backend : kBackends) {
-    Result<SqlFragment> r = CompileRunFilter(filter, backend);
-    EXPECT_FALSE(r.has_value()) << filter << " compiled to " << (r ? r->sql : "");
+    Result<RunSearchSql> r = CompileRunSearch(filter, {}, backend);
+    EXPECT_FALSE(r.has_value()) << filter << " compiled to " << (r ? r->where.sql : "");
     if (r) return "";
     EXPECT_EQ(r.error().code(), ErrorCode::kInvalidParameterValue) << filter;
     if (backend == Backend::kPostgres) return r.error().message();
@@ -81,18 +90,20 @@ std::string RunFilterError(std::string_view filter) {
   return "";
 }
 
+// The order_by's joins and ORDER BY body.
 SqlFragment RunOrderOk(std::vector<std::string> order_by, Backend backend = Backend::kSqlite) {
-  Result<SqlFragment> r = CompileRunOrderBy(order_by, backend);
+  Result<RunSearchSql> r = CompileRunSearch("", order_by, backend);
   EXPECT_TRUE(r.has_value()) << (order_by.empty() ? "" : order_by[0]) << ": "
                              << r.error().message();
   if (!r) return {};
-  ExpectParameterized(*r);
-  return *r;
+  SqlFragment f = JoinsAnd(*r, r->order_by);
+  ExpectParameterized(f);
+  return f;
 }
 
 std::string RunOrderError(std::vector<std::string> order_by) {
-  Result<SqlFragment> r = CompileRunOrderBy(order_by, Backend::kSqlite);
-  EXPECT_FALSE(r.has_value()) << r->sql;
+  Result<RunSearchSql> r = CompileRunSearch("", order_by, Backend::kSqlite);
+  EXPECT_FALSE(r.has_value()) << r->order_by.sql;
   if (r) return "";
   EXPECT_EQ(r.error().code(), ErrorCode::kInvalidParameterValue);
   return r.error().message();
@@ -132,20 +143,20 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         ValidCase{"metrics.acc > 0.5",
                   V{S("acc"), 0.5},
-                  {"EXISTS (SELECT 1 FROM latest_metrics m0 WHERE m0.run_uuid = r.run_uuid AND "
-                   "m0.key = ? AND m0.is_nan = 0 AND m0.value > ?)"}},
-        ValidCase{"metric.acc >= 0.94", V{S("acc"), 0.94}, {"m0.value >= ?"}},
+                  {" LEFT JOIN latest_metrics k0 ON k0.run_uuid = r.run_uuid AND k0.key = ?",
+                   "(k0.is_nan = 0 AND k0.value > ?)"}},
+        ValidCase{"metric.acc >= 0.94", V{S("acc"), 0.94}, {"k0.value >= ?"}},
         ValidCase{"metrics.acc>=100", V{S("acc"), 100.0}},
-        ValidCase{"metrics.loss != 3", V{S("loss"), 3.0}, {"(m0.is_nan <> 0 OR m0.value <> ?)"}},
+        ValidCase{"metrics.loss != 3", V{S("loss"), 3.0}, {"(k0.is_nan <> 0 OR k0.value <> ?)"}},
         ValidCase{"metrics.a = -1.5e-3", V{S("a"), -0.0015}},
         ValidCase{"metrics.a < .5 AND metrics.b <= -.5 AND metrics.c > 1.",
-                  V{S("a"), 0.5, S("b"), -0.5, S("c"), 1.0},
-                  {"m1.value <= ?", "m2.value > ?"}},
+                  V{S("a"), S("b"), S("c"), 0.5, -0.5, 1.0},
+                  {"k1.value <= ?", "k2.value > ?"}},
         ValidCase{"metrics.a > 2E3", V{S("a"), 2000.0}},
-        ValidCase{"params.m!='tf'", V{S("m"), S("tf")}, {"FROM params p0", "p0.value <> ?"}},
+        ValidCase{"params.m!='tf'", V{S("m"), S("tf")}, {"LEFT JOIN params k0", "k0.value <> ?"}},
         ValidCase{"params.\"m\"!=\"tf\"", V{S("m"), S("tf")}},
         ValidCase{"param.model = 'LinearRegression'", V{S("model"), S("LinearRegression")}},
-        ValidCase{"parameter.x = 'y' AND parameters.z = 'w'", V{S("x"), S("y"), S("z"), S("w")}},
+        ValidCase{"parameter.x = 'y' AND parameters.z = 'w'", V{S("x"), S("z"), S("y"), S("w")}},
         ValidCase{"metric.\"legit name\" >= 0.243", V{S("legit name"), 0.243}},
         ValidCase{"metrics.`spacey name` > 5", V{S("spacey name"), 5.0}},
         ValidCase{"metrics.\"X//Y#$$@&Z\" = 3", V{S("X//Y#$$@&Z"), 3.0}},
@@ -153,15 +164,15 @@ INSTANTIATE_TEST_SUITE_P(
         ValidCase{"metrics.`val-loss` < 1", V{S("val-loss"), 1.0}},
         ValidCase{"tags.mlflow.source.type = 'NOTEBOOK'",
                   V{S("mlflow.source.type"), S("NOTEBOOK")},
-                  {"FROM tags t0"}},
+                  {"LEFT JOIN tags k0"}},
         ValidCase{"tags.`mlflow.runName` = 'run one'", V{S("mlflow.runName"), S("run one")}},
         ValidCase{"tag.\"t.a.g\" = \"a\"", V{S("t.a.g"), S("a")}},
         ValidCase{"`metric`.a >= 0.1", V{S("a"), 0.1}},
         ValidCase{"`tags`.source_name = 'a notebook'", V{S("source_name"), S("a notebook")}},
         ValidCase{"metrics.rmse < 1 and params.model_class = 'LR'",
-                  V{S("rmse"), 1.0, S("model_class"), S("LR")}},
-        ValidCase{"metrics.a > 1 AnD params.b = 'c'", V{S("a"), 1.0, S("b"), S("c")}},
-        ValidCase{"params.p = 'x'AND params.q = 'y'", V{S("p"), S("x"), S("q"), S("y")}},
+                  V{S("rmse"), S("model_class"), 1.0, S("LR")}},
+        ValidCase{"metrics.a > 1 AnD params.b = 'c'", V{S("a"), S("b"), 1.0, S("c")}},
+        ValidCase{"params.p = 'x'AND params.q = 'y'", V{S("p"), S("q"), S("x"), S("y")}},
         ValidCase{"  \n metrics.a > 1 \t", V{S("a"), 1.0}},
         ValidCase{"params.m = \"L'Hosp\"", V{S("m"), S("L'Hosp")}},
         // MLflow strips the quotes and unescapes nothing.
@@ -169,8 +180,8 @@ INSTANTIATE_TEST_SUITE_P(
         ValidCase{"params.m = 'it\\'s'", V{S("m"), S("it\\'s")}},
         // A trailing backslash before the closing quote (sqlparse backtracks).
         ValidCase{"params.path = 'C:\\dir\\'", V{S("path"), S("C:\\dir\\")}},
-        ValidCase{"tags.t LIKE '%a_b%'", V{S("t"), S("%a_b%")}, {"t0.value LIKE ?"}},
-        ValidCase{"tags.t ilike 'X%'", V{S("t"), S("X%")}, {"LOWER(t0.value) LIKE LOWER(?)"}},
+        ValidCase{"tags.t LIKE '%a_b%'", V{S("t"), S("%a_b%")}, {"k0.value LIKE ?"}},
+        ValidCase{"tags.t ilike 'X%'", V{S("t"), S("X%")}, {"LOWER(k0.value) LIKE LOWER(?)"}},
         ValidCase{"attribute.artifact_uri = '1/23/4'", V{S("1/23/4")}, {"r.artifact_uri = ?"}},
         ValidCase{"attribute.start_time >= 1234", V{int64_t{1234}}, {"r.start_time >= ?"}},
         ValidCase{
@@ -215,8 +226,8 @@ TEST(RunFilterTest, EmptyFilterIsEmptyFragment) {
 TEST(RunFilterTest, WholeExpressionIsParenthesizedAndAnded) {
   SqlFragment f = RunFilterOk("status = 'A' and metrics.x > 1");
   EXPECT_EQ(f.sql,
-            "(r.status = ? AND EXISTS (SELECT 1 FROM latest_metrics m0 WHERE m0.run_uuid = "
-            "r.run_uuid AND m0.key = ? AND m0.is_nan = 0 AND m0.value > ?))");
+            " LEFT JOIN latest_metrics k0 ON k0.run_uuid = r.run_uuid AND k0.key = ?"
+            "(r.status = ? AND (k0.is_nan = 0 AND k0.value > ?))");
 }
 
 TEST(RunFilterTest, LikeAndIlikePerBackend) {
@@ -385,7 +396,8 @@ TEST(RunFilterErrorTest, LimitsComparisons) {
   EXPECT_NE(RunFilterError(filter).find("more than 200 comparisons"), std::string::npos);
   filter = "metrics.a > 1";
   for (int i = 0; i < 199; ++i) filter += " AND metrics.a > 1";
-  EXPECT_EQ(RunFilterOk(filter).params.size(), 400u);
+  // One join for the key, one bound value per comparison.
+  EXPECT_EQ(RunFilterOk(filter).params.size(), 201u);
 }
 
 // ---------------------------------------------------------------------------
@@ -439,8 +451,7 @@ TEST(RunOrderByInjectionTest, KeysAreParameters) {
     SqlFragment f = RunOrderOk({"tags.`a; DROP TABLE runs` DESC", "params.\"x') --\""}, backend);
     EXPECT_EQ(f.sql.find("DROP"), std::string::npos) << f.sql;
     EXPECT_EQ(f.sql.find("--"), std::string::npos) << f.sql;
-    EXPECT_EQ(Describe(f.params), Describe(V{S("a; DROP TABLE runs"), S("a; DROP TABLE runs"),
-                                             S("x') --"), S("x') --")}));
+    EXPECT_EQ(Describe(f.params), Describe(V{S("a; DROP TABLE runs"), S("x') --")}));
   }
 }
 
@@ -458,22 +469,39 @@ TEST(RunOrderByTest, DefaultIsStartTimeDescThenRunId) {
 TEST(RunOrderByTest, MetricRanksRealThenNanThenMissing) {
   SqlFragment f = RunOrderOk({"metrics.acc DESC"});
   EXPECT_EQ(f.sql,
-            "COALESCE((SELECT s0.is_nan FROM latest_metrics s0 WHERE s0.run_uuid = r.run_uuid AND "
-            "s0.key = ?), 2) ASC, (SELECT s1.value FROM latest_metrics s1 WHERE s1.run_uuid = "
-            "r.run_uuid AND s1.key = ?) DESC, r.start_time DESC, r.run_uuid ASC");
-  EXPECT_EQ(Describe(f.params), Describe(V{S("acc"), S("acc")}));
+            " LEFT JOIN latest_metrics k0 ON k0.run_uuid = r.run_uuid AND k0.key = ?"
+            "COALESCE(k0.is_nan, 2) ASC, k0.value DESC, r.start_time DESC, r.run_uuid ASC");
+  EXPECT_EQ(Describe(f.params), Describe(V{S("acc")}));
 }
 
 TEST(RunOrderByTest, ParamsAndTagsSortMissingLast) {
   SqlFragment f = RunOrderOk({"params.p", "tags.t DESC"});
   EXPECT_EQ(f.sql,
-            "COALESCE((SELECT 0 FROM params s0 WHERE s0.run_uuid = r.run_uuid AND s0.key = ?), 1) "
-            "ASC, (SELECT s1.value FROM params s1 WHERE s1.run_uuid = r.run_uuid AND s1.key = ?) "
-            "ASC, COALESCE((SELECT 0 FROM tags s2 WHERE s2.run_uuid = r.run_uuid AND s2.key = ?), "
-            "1) ASC, (SELECT s3.value FROM tags s3 WHERE s3.run_uuid = r.run_uuid AND s3.key = ?) "
-            "DESC, r.start_time DESC, r.run_uuid ASC");
+            " LEFT JOIN params k0 ON k0.run_uuid = r.run_uuid AND k0.key = ?"
+            " LEFT JOIN tags k1 ON k1.run_uuid = r.run_uuid AND k1.key = ?"
+            "CASE WHEN k0.run_uuid IS NULL THEN 1 ELSE 0 END ASC, k0.value ASC, "
+            "CASE WHEN k1.run_uuid IS NULL THEN 1 ELSE 0 END ASC, k1.value DESC, "
+            "r.start_time DESC, r.run_uuid ASC");
   SqlFragment pg = RunOrderOk({"params.p"}, Backend::kPostgres);
-  EXPECT_NE(pg.sql.find("s1.key = ?) COLLATE \"C\" ASC"), std::string::npos) << pg.sql;
+  EXPECT_NE(pg.sql.find("k0.value COLLATE \"C\" ASC"), std::string::npos) << pg.sql;
+}
+
+// The filter and the order_by share one join per (table, key): a search
+// over N runs probes each key once per run, not once per mention.
+TEST(RunOrderByTest, FilterAndOrderShareOneJoinPerKey) {
+  Result<RunSearchSql> q = CompileRunSearch(
+      "metrics.acc > 0.5 AND metrics.acc < 0.9 AND params.acc = 'x'",
+      std::vector<std::string>{"metrics.acc DESC", "params.acc"}, Backend::kSqlite);
+  ASSERT_TRUE(q.has_value()) << q.error().message();
+  EXPECT_EQ(q->joins.sql,
+            " LEFT JOIN latest_metrics k0 ON k0.run_uuid = r.run_uuid AND k0.key = ?"
+            " LEFT JOIN params k1 ON k1.run_uuid = r.run_uuid AND k1.key = ?");
+  EXPECT_EQ(Describe(q->joins.params), Describe(V{S("acc"), S("acc")}));
+  EXPECT_EQ(q->order_by.sql,
+            "COALESCE(k0.is_nan, 2) ASC, k0.value DESC, "
+            "CASE WHEN k1.run_uuid IS NULL THEN 1 ELSE 0 END ASC, k1.value ASC, "
+            "r.start_time DESC, r.run_uuid ASC");
+  EXPECT_TRUE(q->order_by.params.empty());
 }
 
 TEST(RunOrderByTest, Attributes) {
@@ -497,9 +525,8 @@ TEST(RunOrderByTest, QuotedKeysAndDirections) {
       RunOrderOk({"metrics.`Mean Square Error` ASC", "metrics.\"key1\"  desc",
                   "params.my_param aSc", "params.`my param2` DESC ", " tags.mlflow.runName"});
   EXPECT_EQ(Describe(f.params),
-            Describe(V{S("Mean Square Error"), S("Mean Square Error"), S("key1"), S("key1"),
-                       S("my_param"), S("my_param"), S("my param2"), S("my param2"),
-                       S("mlflow.runName"), S("mlflow.runName")}));
+            Describe(V{S("Mean Square Error"), S("key1"), S("my_param"), S("my param2"),
+                       S("mlflow.runName")}));
 }
 
 TEST(RunOrderByTest, Errors) {
@@ -722,8 +749,8 @@ Status Seed(sql::Database& db) {
 
     // NaN is stored as 0 with is_nan = 1 (SQLite cannot hold NaN).
     const char* metric =
-        "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) "
-        "VALUES (?, ?, ?, 0, 0, ?)";
+        "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan, series_id) "
+        "VALUES (?, ?, ?, 0, 0, ?, ?)";
     struct MetricRow {
       const char* run;
       const char* key;
@@ -735,8 +762,9 @@ Status Seed(sql::Database& db) {
         {"r5", "acc", -1, 0},   {"r1", "loss", 0.1, 0}, {"r2", "loss", 0.2, 0},
         {"r3", "loss", 0.2, 0}, {"r4", "loss", 0.3, 0}, {"r3", "my metric", 5, 0},
     };
+    int64_t series_id = 0;
     for (const MetricRow& m : metrics) {
-      RETURN_IF_ERROR(Exec(c, metric, {S(m.run), S(m.key), m.value, m.is_nan}));
+      RETURN_IF_ERROR(Exec(c, metric, {S(m.run), S(m.key), m.value, m.is_nan, ++series_id}));
     }
 
     const char* param = "INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)";
@@ -816,15 +844,15 @@ class SearchExecutionTest : public ::testing::TestWithParam<Backend> {
 
   // Runs `SELECT r.run_uuid FROM runs r WHERE <filter> ORDER BY <order_by>`.
   std::vector<std::string> Runs(std::string_view filter, std::vector<std::string> order_by = {}) {
-    Result<SqlFragment> where = CompileRunFilter(filter, backend());
-    EXPECT_TRUE(where.has_value()) << filter << ": " << where.error().message();
-    Result<SqlFragment> order = CompileRunOrderBy(order_by, backend());
-    EXPECT_TRUE(order.has_value()) << order.error().message();
-    if (!where || !order) return {"<compile error>"};
-    std::string statement = "SELECT r.run_uuid FROM runs r";
-    if (!where->sql.empty()) statement += " WHERE " + where->sql;
-    statement += " ORDER BY " + order->sql;
-    return Select(statement, where->params, order->params);
+    Result<RunSearchSql> q = CompileRunSearch(filter, order_by, backend());
+    EXPECT_TRUE(q.has_value()) << filter << ": " << q.error().message();
+    if (!q) return {"<compile error>"};
+    std::string statement = "SELECT r.run_uuid FROM runs r" + q->joins.sql;
+    if (!q->where.sql.empty()) statement += " WHERE " + q->where.sql;
+    statement += " ORDER BY " + q->order_by.sql;
+    std::vector<SqlValue> params = q->joins.params;
+    params.insert(params.end(), q->where.params.begin(), q->where.params.end());
+    return Select(statement, params, q->order_by.params);
   }
 
   std::vector<std::string> Experiments(std::string_view filter,

@@ -10,6 +10,7 @@
 #include "base/clock.h"
 #include "base/ids.h"
 #include "support/scratch_database.h"
+#include "tracking/schema.h"
 
 namespace mlforge::tracking {
 namespace {
@@ -373,6 +374,59 @@ TEST_P(TrackingTest, ConcurrentLoggingLosesNothing) {
     ASSERT_TRUE(h.has_value());
     EXPECT_EQ(h->metrics.size(), 100u);
   }
+}
+
+// A database written by schema v1 keeps every run, param, tag and metric
+// point through the v2 upgrade, and new metric series never reuse an old id.
+TEST_P(TrackingTest, SchemaV2UpgradeKeepsDataAndNumbersNewSeriesAfterOldOnes) {
+  auto scratch = sql::testing::ScratchDatabase::Create(GetParam());
+  ASSERT_TRUE(scratch.has_value()) << scratch.error().ToString();
+  auto opened_db = (*scratch)->Open();
+  ASSERT_TRUE(opened_db.has_value()) << opened_db.error().ToString();
+  sql::Database& db = **opened_db;
+  ASSERT_TRUE(db.Migrate("tracking", TrackingMigrations().first(1)).ok());
+  Status seeded = db.Transact(sql::TxMode::kWrite, [](sql::Connection& c) -> Status {
+    RETURN_IF_ERROR(c.ExecScript(
+        "INSERT INTO experiments (experiment_id, name, artifact_location, creation_time, "
+        "last_update_time) VALUES (0, 'Default', 'mlflow-artifacts:/0', 1, 1);"
+        "INSERT INTO runs (run_uuid, experiment_id, status, start_time, artifact_uri) VALUES "
+        "('0123456789abcdef0123456789abcdef', 0, 'RUNNING', 5, 'mlflow-artifacts:/0/r');"
+        "INSERT INTO params (run_uuid, key, value) VALUES "
+        "('0123456789abcdef0123456789abcdef', 'lr', '0.1');"
+        "INSERT INTO tags (run_uuid, key, value) VALUES "
+        "('0123456789abcdef0123456789abcdef', 'team', 'a');"
+        "INSERT INTO latest_metrics (series_id, run_uuid, key, value, timestamp, step, is_nan) "
+        "VALUES (41, '0123456789abcdef0123456789abcdef', 'loss', 0.5, 20, 2, 0);"
+        "INSERT INTO metrics (series_id, step, timestamp, value, is_nan) VALUES "
+        "(41, 1, 10, 0.9, 0), (41, 2, 20, 0.5, 0);"));
+    return Status::Ok();
+  });
+  ASSERT_TRUE(seeded.ok()) << seeded.ToString();
+
+  auto service = TrackingService::Open(db, clock_, *ids_);  // applies v2
+  ASSERT_TRUE(service.has_value()) << service.error().ToString();
+  const std::string run = "0123456789abcdef0123456789abcdef";
+  auto loaded = (*service)->GetRun(run);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
+  ASSERT_EQ(loaded->params.size(), 1u);
+  EXPECT_EQ(loaded->params[0].value, "0.1");
+  ASSERT_EQ(loaded->metrics.size(), 1u);
+  EXPECT_EQ(loaded->metrics[0].value, 0.5);
+
+  ASSERT_TRUE((*service)->LogMetric(run, {.key = "acc", .value = 0.7, .timestamp = 30, .step = 0}).ok());
+  ASSERT_TRUE((*service)->LogMetric(run, {.key = "loss", .value = 0.4, .timestamp = 30, .step = 3}).ok());
+  auto loss = (*service)->GetMetricHistory({.run_id = run, .metric_key = "loss"});
+  ASSERT_TRUE(loss.has_value());
+  ASSERT_EQ(loss->metrics.size(), 3u);  // the two old points and the new one, nothing of "acc"
+  EXPECT_EQ(loss->metrics[2].value, 0.4);
+  auto acc = (*service)->GetMetricHistory({.run_id = run, .metric_key = "acc"});
+  ASSERT_TRUE(acc.has_value());
+  ASSERT_EQ(acc->metrics.size(), 1u);
+  EXPECT_EQ(acc->metrics[0].value, 0.7);
+  auto page = (*service)->SearchRuns(
+      {.experiment_ids = {"0"}, .filter = "metrics.loss < 0.45 AND params.lr = '0.1'"});
+  ASSERT_TRUE(page.has_value()) << page.error().ToString();
+  EXPECT_EQ(page->runs.size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TrackingTest,
