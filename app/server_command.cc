@@ -1,5 +1,7 @@
 #include "app/server_command.h"
 
+#include <malloc.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -31,7 +33,17 @@ std::string DefaultBackendUri(const std::string& data_dir) {
   return "sqlite:///" + db.lexically_normal().string();
 }
 
+// glibc returns freed memory at the top of a thread's heap to the kernel
+// (madvise) once it exceeds the trim threshold, and the next request faults
+// it back in zeroed: a syscall and page faults per request on the hot path.
+// A server's working set is steady, so keep up to 64 MiB per heap.
+void KeepFreedMemoryForReuse() {
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // fixed, so the trim threshold stays put
+}
+
 int RunServer(const ServerConfig& config) {
+  KeepFreedMemoryForReuse();
   std::string uri =
       config.backend_store_uri.empty() ? DefaultBackendUri(config.data_dir) : config.backend_store_uri;
   std::filesystem::path artifacts_dir = config.artifacts_destination.empty()

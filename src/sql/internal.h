@@ -89,6 +89,8 @@ struct StatsCounters {
   std::atomic<int64_t> statements_prepared{0};
   std::atomic<int64_t> statement_cache_hits{0};
   std::atomic<int64_t> connections_opened{0};
+  std::atomic<int64_t> group_commits{0};
+  std::atomic<int64_t> grouped_transactions{0};
 
   DatabaseStats Snapshot() const {
     DatabaseStats s;
@@ -97,6 +99,8 @@ struct StatsCounters {
     s.statements_prepared = statements_prepared.load(std::memory_order_relaxed);
     s.statement_cache_hits = statement_cache_hits.load(std::memory_order_relaxed);
     s.connections_opened = connections_opened.load(std::memory_order_relaxed);
+    s.group_commits = group_commits.load(std::memory_order_relaxed);
+    s.grouped_transactions = grouped_transactions.load(std::memory_order_relaxed);
     return s;
   }
 };

@@ -29,6 +29,7 @@ namespace {
 // Fixed OIDs from pg_type.h (a server header libpq-dev does not ship).
 constexpr Oid kInt8Oid = 20;
 constexpr Oid kFloat8Oid = 701;
+constexpr Oid kByteaOid = 17;
 
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -58,6 +59,20 @@ class PgRow final : public Row {
     return std::string_view(PQgetvalue(result_, row_, col),
                             static_cast<size_t>(PQgetlength(result_, row_, col)));
   }
+  std::string GetBlob(int col) const override {
+    // Text-format BYTEA is "\\x" followed by two hex digits per byte.
+    std::string_view hex = GetText(col);
+    if (hex.size() < 2 || hex[0] != '\\' || hex[1] != 'x') return {};
+    hex.remove_prefix(2);
+    std::string out(hex.size() / 2, '\0');
+    auto nibble = [](char c) -> int {
+      return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+    };
+    for (size_t i = 0; i < out.size(); ++i) {
+      out[i] = static_cast<char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+    }
+    return out;
+  }
 
  private:
   bool InRange(int col) const { return col >= 0 && col < columns_; }
@@ -73,8 +88,8 @@ struct PgConfig {
   StatsCounters* stats = nullptr;
 };
 
-// Type letter of a parameter: 'i' bigint, 'd' double precision, 'u' unknown
-// (strings), 'n' NULL (fits any prepared type).
+// Type letter of a parameter: 'i' bigint, 'd' double precision, 'b' bytea
+// (sent in binary), 'u' unknown (strings), 'n' NULL (fits any prepared type).
 char TypeLetter(const Param& p) {
   switch (p.index()) {
     case 0:
@@ -83,6 +98,8 @@ char TypeLetter(const Param& p) {
       return 'i';
     case 2:
       return 'd';
+    case 4:
+      return 'b';
     default:
       return 'u';
   }
@@ -221,7 +238,7 @@ Result<std::string> PgConnection::Prepare(std::string_view sql, std::span<const 
     char t = TypeLetter(params[i]);
     if (t == 'n') t = 'u';
     prepared.types.push_back(t);
-    oids[i] = t == 'i' ? kInt8Oid : t == 'd' ? kFloat8Oid : 0;
+    oids[i] = t == 'i' ? kInt8Oid : t == 'd' ? kFloat8Oid : t == 'b' ? kByteaOid : 0;
   }
   ResultPtr result(PQprepare(conn_, prepared.name.c_str(), rewritten.sql.c_str(),
                              static_cast<int>(oids.size()), oids.data()));
@@ -243,8 +260,20 @@ Status PgConnection::Run(std::string_view sql, std::span<const Param> params,
 
   std::vector<std::string> texts(params.size());
   std::vector<const char*> values(params.size(), nullptr);
+  std::vector<int> lengths;  // only with binary (BYTEA) parameters
+  std::vector<int> formats;
   for (size_t i = 0; i < params.size(); ++i) {
     const Param& p = params[i];
+    if (const auto* blob = std::get_if<Blob>(&p)) {
+      if (formats.empty()) {
+        lengths.assign(params.size(), 0);
+        formats.assign(params.size(), 0);
+      }
+      values[i] = blob->bytes.data() != nullptr ? blob->bytes.data() : "";
+      lengths[i] = static_cast<int>(blob->bytes.size());
+      formats[i] = 1;
+      continue;
+    }
     if (const auto* v = std::get_if<int64_t>(&p)) {
       texts[i] = FormatInt(*v);
     } else if (const auto* d = std::get_if<double>(&p)) {
@@ -263,7 +292,9 @@ Status PgConnection::Run(std::string_view sql, std::span<const Param> params,
   }
 
   ResultPtr result(PQexecPrepared(conn_, statement.c_str(), static_cast<int>(params.size()),
-                                  values.data(), nullptr, nullptr, /*resultFormat=text*/ 0));
+                                  values.data(), formats.empty() ? nullptr : lengths.data(),
+                                  formats.empty() ? nullptr : formats.data(),
+                                  /*resultFormat=text*/ 0));
   ExecStatusType status = result != nullptr ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
   if (status == PGRES_TUPLES_OK) {
     if (on_row != nullptr && *on_row) {

@@ -45,8 +45,15 @@ namespace mlforge::sql {
 
 enum class Backend { kSqlite, kPostgres };
 
-// A bound parameter. string_view data must outlive the call that binds it.
-using Param = std::variant<std::nullptr_t, int64_t, double, std::string_view>;
+// Bytes bound as a BLOB (SQLite) / BYTEA (PostgreSQL); may hold NUL bytes,
+// which text parameters cannot.
+struct Blob {
+  std::string_view bytes;
+};
+
+// A bound parameter. string_view and Blob data must outlive the call that
+// binds it.
+using Param = std::variant<std::nullptr_t, int64_t, double, std::string_view, Blob>;
 
 // One result row, valid only inside the row callback. Not thread-safe.
 class Row {
@@ -57,6 +64,8 @@ class Row {
   virtual int64_t GetInt(int col) const = 0;
   virtual double GetDouble(int col) const = 0;  // NaN/Infinity round-trip
   virtual std::string_view GetText(int col) const = 0;
+  // A BLOB/BYTEA column's bytes (copied: PostgreSQL sends them hex-encoded).
+  virtual std::string GetBlob(int col) const = 0;
 };
 
 using RowCallback = std::function<void(const Row&)>;
@@ -113,6 +122,10 @@ struct DatabaseStats {
   int64_t statements_prepared = 0;   // statement cache misses
   int64_t statement_cache_hits = 0;  // statements reused from a connection's cache
   int64_t connections_opened = 0;
+  // SQLite group commit: commits that carried several write transactions,
+  // and how many transactions they carried in all.
+  int64_t group_commits = 0;
+  int64_t grouped_transactions = 0;
 };
 
 // A versioned schema change for one component ("tracking", "registry", ...).

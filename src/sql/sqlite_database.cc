@@ -9,10 +9,16 @@
 // can drop the last few commits, and even then the database stays consistent.
 // That trade buys an order of magnitude in commit rate over synchronous=FULL.
 //
-// Concurrency: SQLite has one writer at a time per database file. kWrite takes
-// writer_mu_ (in-process order, bounded by busy_timeout_ms) and BEGIN
-// IMMEDIATE (the file lock, which other processes contend for; busy_timeout
-// makes SQLite wait for it). kRead runs on a reader connection with BEGIN
+// Concurrency: SQLite has one writer at a time per database file. kWrite
+// transactions queue in-process (bounded by busy_timeout_ms) and are run by
+// group commit: whoever finds no write in progress becomes the leader and runs
+// every queued transaction inside one BEGIN IMMEDIATE (the file lock, which
+// other processes contend for; busy_timeout makes SQLite wait for it), each in
+// its own SAVEPOINT so a failing one rolls back alone, then one COMMIT — one
+// WAL append and one round of lock calls for the group. Nobody's write is
+// acknowledged before that COMMIT returns; if the group cannot commit, each
+// transaction is re-run alone, so one transaction's trouble never fails
+// another. kRead runs on a reader connection with BEGIN
 // DEFERRED: WAL readers see a snapshot and neither block nor wait for the
 // writer. Readers have query_only=ON, so a write in a kRead transaction fails
 // here just as it does on PostgreSQL.
@@ -20,8 +26,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
+#include <exception>
 #include <filesystem>
 #include <mutex>
+#include <vector>
 #include <unordered_map>
 #include <utility>
 
@@ -54,6 +63,12 @@ class SqliteRow final : public Row {
     if (text == nullptr) return {};
     return std::string_view(reinterpret_cast<const char*>(text),
                             static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+  std::string GetBlob(int col) const override {
+    const void* bytes = sqlite3_column_blob(stmt_, col);
+    if (bytes == nullptr) return {};
+    return std::string(static_cast<const char*>(bytes),
+                       static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
   }
 
  private:
@@ -116,6 +131,10 @@ class SqliteConnection final : public Connection {
   Status Begin(TxMode mode);
   Status Commit();
   void Rollback();
+  // A nested unit of a group commit; failure() then tracks this unit only.
+  Status BeginSavepoint();
+  // Keeps (RELEASE) or undoes (ROLLBACK TO, then RELEASE) the unit's writes.
+  Status EndSavepoint(bool keep);
   bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
   // The first statement error of the current transaction (ok if none).
   const Status& failure() const { return failure_; }
@@ -255,6 +274,9 @@ Status SqliteConnection::Run(std::string_view sql, std::span<const Param> params
             return sqlite3_bind_int64(stmt, index, v);
           } else if constexpr (std::is_same_v<T, double>) {
             return sqlite3_bind_double(stmt, index, v);  // NaN binds as NULL
+          } else if constexpr (std::is_same_v<T, Blob>) {
+            return sqlite3_bind_blob64(stmt, index, v.bytes.data() != nullptr ? v.bytes.data() : "",
+                                       v.bytes.size(), SQLITE_STATIC);
           } else {
             // A null data pointer would bind NULL; "" must stay an empty string.
             // SQLITE_STATIC: the bytes live until StatementReset clears them.
@@ -341,6 +363,17 @@ Status SqliteConnection::Commit() {
   return s;
 }
 
+Status SqliteConnection::BeginSavepoint() {
+  failure_ = Status::Ok();
+  transient_ = false;
+  return Control("SAVEPOINT unit");
+}
+
+Status SqliteConnection::EndSavepoint(bool keep) {
+  if (keep) return Control("RELEASE unit");
+  return Control("ROLLBACK TO unit; RELEASE unit");
+}
+
 void SqliteConnection::Rollback() {
   // SQLite rolls back by itself after some errors (IOERR, FULL, NOMEM).
   if (in_transaction()) {
@@ -394,13 +427,31 @@ class SqliteDatabase final : public Database {
   DatabaseStats Stats() const override { return stats_->Snapshot(); }
 
  private:
+  // A write transaction waiting for (or done by) a group commit.
+  struct QueuedWrite {
+    const std::function<Status(Connection&)>* fn;
+    bool taken = false;  // in a leader's group: no longer cancellable
+    bool done = false;
+    Status result;
+    std::exception_ptr exception;
+  };
+
   Status RunTransaction(SqliteConnection& conn, TxMode mode,
                         const std::function<Status(Connection&)>& fn);
+  Status WriteWithGroupCommit(const std::function<Status(Connection&)>& fn);
+  // Runs one group on the writer connection and fills in every result.
+  void RunGroup(const std::vector<QueuedWrite*>& group);
+  void RunAlone(QueuedWrite& w);
 
   const DatabaseOptions options_;
   const bool memory_;
   const std::unique_ptr<StatsCounters> stats_;  // outlives the connections pointing at it
-  // One write transaction at a time; for :memory:, every transaction.
+  // The group-commit queue; the leader works outside queue_mu_.
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<QueuedWrite*> queue_;
+  bool leader_active_ = false;
+  // For :memory: (no group commit): one transaction at a time.
   std::timed_mutex writer_mu_;
   const std::unique_ptr<SqliteConnection> writer_;   // used under writer_mu_
   std::unique_ptr<Pool<SqliteConnection>> readers_;  // null for :memory:
@@ -414,7 +465,8 @@ Status SqliteDatabase::Transact(TxMode mode, const std::function<Status(Connecti
   }
   stats_->transactions.fetch_add(1, std::memory_order_relaxed);
   const auto timeout = std::chrono::milliseconds(options_.busy_timeout_ms);
-  if (mode == TxMode::kWrite || memory_) {
+  if (mode == TxMode::kWrite && !memory_) return WriteWithGroupCommit(fn);
+  if (memory_) {
     std::unique_lock lock(writer_mu_, std::defer_lock);
     if (!lock.try_lock_for(timeout)) {
       return Unavailable("timed out after " + std::to_string(options_.busy_timeout_ms) +
@@ -429,6 +481,108 @@ Status SqliteDatabase::Transact(TxMode mode, const std::function<Status(Connecti
   Status s = RunTransaction(*reader, mode, fn);
   reader->TrimCache();
   return s;
+}
+
+Status SqliteDatabase::WriteWithGroupCommit(const std::function<Status(Connection&)>& fn) {
+  QueuedWrite mine{.fn = &fn};
+  std::unique_lock lock(queue_mu_);
+  queue_.push_back(&mine);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.busy_timeout_ms);
+  while (!mine.done && leader_active_) {
+    if (mine.taken) {  // in a running group: its result is on the way
+      queue_cv_.wait(lock);
+      continue;
+    }
+    if (queue_cv_.wait_until(lock, deadline) == std::cv_status::timeout && !mine.taken &&
+        !mine.done && leader_active_) {
+      std::erase(queue_, &mine);
+      return Unavailable("timed out after " + std::to_string(options_.busy_timeout_ms) +
+                         " ms waiting for the SQLite write lock");
+    }
+  }
+  if (!mine.done) {
+    // Lead: run groups until ours is done, then hand over to a waiter.
+    leader_active_ = true;
+    while (!mine.done) {
+      std::vector<QueuedWrite*> group;
+      group.swap(queue_);
+      for (QueuedWrite* w : group) w->taken = true;
+      lock.unlock();
+      RunGroup(group);
+      lock.lock();
+      for (QueuedWrite* w : group) w->done = true;
+      queue_cv_.notify_all();
+    }
+    leader_active_ = false;
+    queue_cv_.notify_all();
+  }
+  lock.unlock();
+  if (mine.exception) std::rethrow_exception(mine.exception);
+  return mine.result;
+}
+
+void SqliteDatabase::RunAlone(QueuedWrite& w) {
+  try {
+    w.result = RunTransaction(*writer_, TxMode::kWrite, *w.fn);
+  } catch (...) {
+    w.exception = std::current_exception();
+  }
+}
+
+void SqliteDatabase::RunGroup(const std::vector<QueuedWrite*>& group) {
+  if (group.size() == 1) {
+    RunAlone(*group.front());
+    writer_->TrimCache();
+    return;
+  }
+  SqliteConnection& conn = *writer_;
+  bool committed = false;
+  if (conn.Begin(TxMode::kWrite).ok()) {
+    bool group_ok = true;
+    for (QueuedWrite* w : group) {
+      if (!conn.BeginSavepoint().ok()) {
+        group_ok = false;
+        break;
+      }
+      Status s;
+      std::exception_ptr thrown;
+      try {
+        s = (*w->fn)(conn);
+      } catch (...) {
+        thrown = std::current_exception();
+      }
+      if (s.ok() && !thrown && !conn.failure().ok()) {
+        // fn ignored a failed statement; PostgreSQL would refuse to commit.
+        s = Status(conn.failure().code(),
+                   "transaction rolled back after a failed statement: " + conn.failure().message());
+      }
+      const bool keep = s.ok() && !thrown;
+      // A busy/locked unit, or SQLite having rolled back the whole
+      // transaction by itself (IOERR, FULL), takes the group down: re-run alone.
+      if (conn.transient_failure() || !conn.EndSavepoint(keep).ok() || !conn.in_transaction()) {
+        group_ok = false;
+        break;
+      }
+      w->result = std::move(s);
+      w->exception = thrown;
+    }
+    committed = group_ok && conn.Commit().ok();
+    if (!committed) conn.Rollback();
+    if (committed) {
+      stats_->group_commits.fetch_add(1, std::memory_order_relaxed);
+      stats_->grouped_transactions.fetch_add(static_cast<int64_t>(group.size()),
+                                             std::memory_order_relaxed);
+    }
+  }
+  if (!committed) {
+    for (QueuedWrite* w : group) {
+      w->result = Status::Ok();
+      w->exception = nullptr;
+      RunAlone(*w);
+    }
+  }
+  writer_->TrimCache();
 }
 
 Status SqliteDatabase::RunTransaction(SqliteConnection& conn, TxMode mode,

@@ -153,6 +153,30 @@ TEST_P(SqlTest, TypesRoundTrip) {
   EXPECT_EQ(seen, values.size());
 }
 
+TEST_P(SqlTest, BlobsRoundTripEveryByte) {
+  const bool pg = GetParam() == Backend::kPostgres;
+  ASSERT_OK(Script(std::string("CREATE TABLE blobs (id BIGINT PRIMARY KEY, b ") +
+                   (pg ? "BYTEA" : "BLOB") + " NOT NULL)"));
+  std::string all_bytes;
+  for (int i = 0; i < 256; ++i) all_bytes.push_back(static_cast<char>(i));
+  const std::vector<std::string> blobs = {"", std::string("\0", 1), all_bytes + all_bytes,
+                                          std::string(100000, '\xff')};
+  ASSERT_OK(db_->Transact(TxMode::kWrite, [&](Connection& c) -> Status {
+    for (size_t k = 0; k < blobs.size(); ++k) {
+      // Mixed with text and integer parameters in one statement.
+      RETURN_IF_ERROR(ToStatus(c.Execute("INSERT INTO blobs (id, b) VALUES (? + ?, ?)",
+                                         {int64_t(k), int64_t{0}, Blob{blobs[k]}})));
+    }
+    return Status::Ok();
+  }));
+  std::vector<std::string> read;
+  ASSERT_OK(db_->Transact(TxMode::kRead, [&](Connection& c) {
+    return c.Query("SELECT b FROM blobs ORDER BY id", {},
+                   [&](const Row& row) { read.push_back(row.GetBlob(0)); });
+  }));
+  EXPECT_EQ(read, blobs);
+}
+
 TEST_P(SqlTest, ParametersInSelectAndQuestionMarksInLiterals) {
   ASSERT_OK(Script("CREATE TABLE t (s TEXT)"));
   ASSERT_OK(Exec("INSERT INTO t (s) VALUES ('what?'), (?), ('other')", {"?"}));

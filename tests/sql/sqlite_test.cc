@@ -258,6 +258,79 @@ TEST(SqlitePragmas, AreSetOnWriterAndReaderConnections) {
   }
 }
 
+// Writers that queue behind a running write share one COMMIT; inside the
+// group each keeps its own outcome: an error or an exception rolls back that
+// writer's statements only, and the others commit.
+TEST(SqliteGroupCommit, QueuedWritersShareOneCommitAndFailAlone) {
+  auto scratch = ScratchDatabase::Create(Backend::kSqlite);
+  ASSERT_TRUE(scratch.has_value());
+  auto opened = (*scratch)->Open();
+  ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+  Database& db = **opened;
+  ASSERT_OK(Script(db, "CREATE TABLE t (k TEXT PRIMARY KEY)"));
+  auto insert = [](Connection& c, std::string_view k) {
+    return StatusOf(c.Execute("INSERT INTO t (k) VALUES (?)", {k}));
+  };
+
+  std::promise<void> inside;
+  std::promise<void> release;
+  std::thread holder([&] {
+    ASSERT_OK(db.Transact(TxMode::kWrite, [&](Connection& c) -> Status {
+      RETURN_IF_ERROR(insert(c, "held"));
+      inside.set_value();
+      release.get_future().wait();
+      return Status::Ok();
+    }));
+  });
+  inside.get_future().wait();
+
+  Status ok_a, duplicate, refused, ok_d;
+  bool thrown = false;
+  std::vector<std::thread> queued;
+  queued.emplace_back([&] { ok_a = db.Transact(TxMode::kWrite, [&](Connection& c) { return insert(c, "a"); }); });
+  queued.emplace_back([&] {
+    duplicate = db.Transact(TxMode::kWrite, [&](Connection& c) -> Status {
+      RETURN_IF_ERROR(insert(c, "dup-1"));
+      return insert(c, "held");  // unique violation
+    });
+  });
+  queued.emplace_back([&] {
+    refused = db.Transact(TxMode::kWrite, [&](Connection& c) -> Status {
+      RETURN_IF_ERROR(insert(c, "refused-1"));
+      return InvalidArgument("refused by the caller");
+    });
+  });
+  queued.emplace_back([&] {
+    try {
+      (void)db.Transact(TxMode::kWrite, [&](Connection& c) -> Status {
+        RETURN_IF_ERROR(insert(c, "thrown-1"));
+        throw std::runtime_error("boom");
+      });
+    } catch (const std::runtime_error&) {
+      thrown = true;
+    }
+  });
+  queued.emplace_back([&] { ok_d = db.Transact(TxMode::kWrite, [&](Connection& c) { return insert(c, "d"); }); });
+  std::this_thread::sleep_for(500ms);  // all five reach the queue behind the holder
+  release.set_value();
+  holder.join();
+  for (std::thread& t : queued) t.join();
+
+  EXPECT_TRUE(ok_a.ok()) << ok_a.ToString();
+  EXPECT_EQ(duplicate.code(), ErrorCode::kResourceAlreadyExists) << duplicate.ToString();
+  EXPECT_EQ(refused.code(), ErrorCode::kInvalidParameterValue) << refused.ToString();
+  EXPECT_TRUE(thrown);
+  EXPECT_TRUE(ok_d.ok()) << ok_d.ToString();
+  std::set<std::string> keys;
+  ASSERT_OK(db.Transact(TxMode::kRead, [&](Connection& c) {
+    return c.Query("SELECT k FROM t", {}, [&](const Row& r) { keys.emplace(r.GetText(0)); });
+  }));
+  EXPECT_EQ(keys, (std::set<std::string>{"a", "d", "held"}));
+  DatabaseStats stats = db.Stats();
+  EXPECT_EQ(stats.group_commits, 1);
+  EXPECT_EQ(stats.grouped_transactions, 5);
+}
+
 TEST(SqliteTypes, InfinityInATextColumnReadsBackAsDouble) {
   auto db = Database::Open("sqlite://");
   ASSERT_TRUE(db.has_value());
