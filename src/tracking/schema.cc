@@ -91,6 +91,10 @@ constexpr std::string_view kV1Postgres = MLFORGE_TRACKING_V1(
 // on that key (WITHOUT ROWID): one B-tree probe per lookup or upsert instead
 // of an index probe plus a table probe. latest_metrics then has no rowid to
 // number metric series, so tracking_counters hands out series ids.
+// Metric history moves to metric_chunks: one row per log call and key, its
+// points packed in a BLOB (see metric_history.h); latest_metrics.chunk_count
+// numbers a series' chunks. The v1 metrics table stays, read beside the
+// chunks, so an upgraded database keeps every point without a rewrite.
 #define MLFORGE_RUNS_INDEX_V2                                                                \
   "DROP INDEX runs_by_experiment;"                                                         \
   "CREATE INDEX runs_by_experiment ON runs (experiment_id, lifecycle_stage, start_time, "  \
@@ -111,12 +115,19 @@ constexpr std::string_view kV2Sqlite =
     MLFORGE_CLUSTER_BY_RUN_AND_KEY("latest_metrics",
                                    "value DOUBLE PRECISION NOT NULL, timestamp BIGINT NOT NULL,"
                                    "step BIGINT NOT NULL, is_nan INTEGER NOT NULL,"
-                                   "series_id BIGINT NOT NULL",
+                                   "series_id BIGINT NOT NULL, chunk_count BIGINT NOT NULL "
+                                   "DEFAULT 0",
                                    "value, timestamp, step, is_nan, series_id")
     MLFORGE_CLUSTER_BY_RUN_AND_KEY("params", "value TEXT NOT NULL", "value")
     MLFORGE_CLUSTER_BY_RUN_AND_KEY("tags", "value TEXT NOT NULL", "value")
-    MLFORGE_RUNS_INDEX_V2;
-constexpr std::string_view kV2Postgres = MLFORGE_RUNS_INDEX_V2;
+    MLFORGE_RUNS_INDEX_V2
+    "CREATE TABLE metric_chunks (series_id BIGINT NOT NULL, chunk_id BIGINT NOT NULL,"
+    "  points BLOB NOT NULL, PRIMARY KEY (series_id, chunk_id)) WITHOUT ROWID;";
+constexpr std::string_view kV2Postgres =
+    MLFORGE_RUNS_INDEX_V2
+    "ALTER TABLE latest_metrics ADD COLUMN chunk_count BIGINT NOT NULL DEFAULT 0;"
+    "CREATE TABLE metric_chunks (series_id BIGINT NOT NULL, chunk_id BIGINT NOT NULL,"
+    "  points BYTEA NOT NULL, PRIMARY KEY (series_id, chunk_id));";
 
 #undef MLFORGE_CLUSTER_BY_RUN_AND_KEY
 #undef MLFORGE_RUNS_INDEX_V2

@@ -13,6 +13,7 @@
 #include "sql/sql.h"
 #include "tracking/run_names.h"
 #include "tracking/schema.h"
+#include "tracking/metric_history.h"
 #include "tracking/search_filter.h"
 #include "tracking/tracking.h"
 #include "tracking/validation.h"
@@ -512,19 +513,15 @@ class TrackingServiceImpl final : public TrackingService {
                               {std::string_view(req.run_id), std::string_view(req.metric_key)},
                               [&](const sql::Row& r) { series = r.GetInt(0); }));
       if (!series) return Status::Ok();
-      int64_t limit = req.max_results > 0 ? int64_t{req.max_results} + 1 : -1;
-      auto on_row = [&](const sql::Row& r) {
-        page.metrics.push_back(Metric{req.metric_key, FromStored(r.GetDouble(2), r.GetInt(3)),
-                                      r.GetInt(1), r.GetInt(0)});
-      };
-      if (limit < 0 && offset == 0) {
-        RETURN_IF_ERROR(c.Query("SELECT step, timestamp, value, is_nan FROM metrics WHERE "
-                                "series_id = ? ORDER BY step, timestamp, value",
-                                {*series}, on_row));
-      } else {
-        RETURN_IF_ERROR(c.Query("SELECT step, timestamp, value, is_nan FROM metrics WHERE "
-                                "series_id = ? ORDER BY step, timestamp, value LIMIT ? OFFSET ?",
-                                {*series, limit < 0 ? int64_t{INT64_MAX} : limit, offset}, on_row));
+      ASSIGN_OR_RETURN(std::vector<HistoryPoint> points, LoadHistory(c, *series));
+      // One page: [offset, offset + max_results), plus one to tell if more follow.
+      size_t begin = std::min(points.size(), static_cast<size_t>(offset));
+      size_t end = req.max_results > 0
+                       ? std::min(points.size(), begin + static_cast<size_t>(req.max_results) + 1)
+                       : points.size();
+      page.metrics.reserve(end - begin);
+      for (size_t i = begin; i < end; ++i) {
+        page.metrics.push_back(ToMetric(req.metric_key, points[i]));
       }
       if (req.max_results > 0 && page.metrics.size() > static_cast<size_t>(req.max_results)) {
         page.metrics.pop_back();
@@ -568,16 +565,18 @@ class TrackingServiceImpl final : public TrackingService {
       std::vector<std::vector<Metric>> per_run(req.run_ids.size());
       std::set<int64_t> all_steps;
       for (size_t i = 0; i < req.run_ids.size(); ++i) {
-        RETURN_IF_ERROR(c.Query(
-            "SELECT m.step, m.timestamp, m.value, m.is_nan FROM metrics m JOIN latest_metrics l "
-            "ON l.series_id = m.series_id WHERE l.run_uuid = ? AND l.key = ? "
-            "ORDER BY m.step, m.timestamp, m.value",
-            {std::string_view(req.run_ids[i]), std::string_view(req.metric_key)},
-            [&](const sql::Row& r) {
-              per_run[i].push_back(Metric{req.metric_key, FromStored(r.GetDouble(2), r.GetInt(3)),
-                                          r.GetInt(1), r.GetInt(0)});
-              all_steps.insert(r.GetInt(0));
-            }));
+        std::optional<int64_t> series;
+        RETURN_IF_ERROR(
+            c.Query("SELECT series_id FROM latest_metrics WHERE run_uuid = ? AND key = ?",
+                    {std::string_view(req.run_ids[i]), std::string_view(req.metric_key)},
+                    [&](const sql::Row& r) { series = r.GetInt(0); }));
+        if (!series) continue;
+        ASSIGN_OR_RETURN(std::vector<HistoryPoint> points, LoadHistory(c, *series));
+        per_run[i].reserve(points.size());
+        for (const HistoryPoint& p : points) {
+          per_run[i].push_back(ToMetric(req.metric_key, p));
+          all_steps.insert(p.step);
+        }
       }
       // MLflow's sampling: without a range, steps 0..max; evenly spaced
       // steps of the union plus its last one.
@@ -773,63 +772,80 @@ class TrackingServiceImpl final : public TrackingService {
   }
 
   // Appends metric points and advances each key's latest value. Per key,
-  // only the batch's newest point competes with the stored latest one.
+  // only the batch's newest point competes with the stored latest one, and
+  // the key's points become one history chunk.
   Status InsertMetrics(sql::Connection& c, std::string_view run_id, std::span<const Metric> metrics) {
     if (metrics.empty()) return Status::Ok();
-    struct Newest {
-      const Metric* metric;
-      StoredMetricValue stored;
-      int64_t series_id = 0;
+    struct KeyBatch {
+      const Metric* newest;
+      StoredMetricValue newest_stored;
+      std::string chunk;
     };
-    std::unordered_map<std::string_view, Newest> newest;
+    std::vector<std::pair<std::string_view, KeyBatch>> keys;  // in first-seen order
+    std::unordered_map<std::string_view, size_t> index;
     for (const Metric& m : metrics) {
       StoredMetricValue v = ToStored(m.value);
-      auto [it, inserted] = newest.try_emplace(m.key, Newest{&m, v});
-      if (!inserted) {
-        const Newest& cur = it->second;
-        if (std::tie(m.step, m.timestamp, v.value) >
-            std::tie(cur.metric->step, cur.metric->timestamp, cur.stored.value)) {
-          it->second = Newest{&m, v};
-        }
+      auto [it, inserted] = index.try_emplace(m.key, keys.size());
+      if (inserted) {
+        keys.emplace_back(m.key, KeyBatch{&m, v, {}});
+        keys.back().second.chunk.reserve(kHistoryPointBytes * metrics.size());
       }
-    }
-    for (auto& [key, n] : newest) {
-      ASSIGN_OR_RETURN(n.series_id, UpsertLatestMetric(c, run_id, key, *n.metric, n.stored));
-    }
-    // History rows in multi-row INSERTs of power-of-two sizes (few statement
-    // shapes, so they stay prepared). Exact duplicates are dropped, as MLflow.
-    constexpr size_t kMaxRows = 128;
-    std::vector<sql::Param> params;
-    params.reserve(kMaxRows * 5);
-    size_t i = 0;
-    while (i < metrics.size()) {
-      size_t remaining = metrics.size() - i;
-      size_t rows = kMaxRows;
-      while (rows > remaining) rows >>= 1;
-      params.clear();
-      for (size_t k = 0; k < rows; ++k) {
-        const Metric& m = metrics[i + k];
-        StoredMetricValue v = ToStored(m.value);
-        params.emplace_back(newest.at(m.key).series_id);
-        params.emplace_back(m.step);
-        params.emplace_back(m.timestamp);
-        params.emplace_back(v.value);
-        params.emplace_back(v.is_nan);
+      KeyBatch& batch = keys[it->second].second;
+      if (!inserted && std::tie(m.step, m.timestamp, v.value) >
+                           std::tie(batch.newest->step, batch.newest->timestamp,
+                                    batch.newest_stored.value)) {
+        batch.newest = &m;
+        batch.newest_stored = v;
       }
-      RETURN_IF_ERROR(StatusOf(c.Execute(MetricInsertSql(rows), params)));
-      i += rows;
+      AppendToChunk({m.step, m.timestamp, v.is_nan ? std::nan("") : v.value}, batch.chunk);
+    }
+    for (auto& [key, batch] : keys) {
+      ASSIGN_OR_RETURN(SeriesChunk next,
+                       UpsertLatestMetric(c, run_id, key, *batch.newest, batch.newest_stored));
+      RETURN_IF_ERROR(StatusOf(c.Execute(
+          "INSERT INTO metric_chunks (series_id, chunk_id, points) VALUES (?, ?, ?)",
+          {next.series_id, next.chunk_id, sql::Blob{batch.chunk}})));
     }
     return Status::Ok();
   }
 
+  // A series' stored history (v2 chunks, and v1 rows of an upgraded
+  // database) in MLflow's order, exact duplicates removed.
+  Result<std::vector<HistoryPoint>> LoadHistory(sql::Connection& c, int64_t series_id) {
+    std::vector<HistoryPoint> points;
+    Status decoded;
+    RETURN_IF_ERROR(c.Query("SELECT points FROM metric_chunks WHERE series_id = ? ORDER BY chunk_id",
+                            {series_id}, [&](const sql::Row& r) {
+                              if (decoded.ok()) decoded = DecodeChunk(r.GetBlob(0), points);
+                            }));
+    RETURN_IF_ERROR(decoded);
+    RETURN_IF_ERROR(c.Query("SELECT step, timestamp, value, is_nan FROM metrics WHERE series_id = ?",
+                            {series_id}, [&](const sql::Row& r) {
+                              points.push_back({r.GetInt(0), r.GetInt(1),
+                                                FromStored(r.GetDouble(2), r.GetInt(3))});
+                            }));
+    SortAndDedupHistory(points);
+    return points;
+  }
+
+  static Metric ToMetric(std::string_view key, const HistoryPoint& p) {
+    return Metric{std::string(key), p.value, p.timestamp, p.step};
+  }
+
+  struct SeriesChunk {
+    int64_t series_id = 0;
+    int64_t chunk_id = 0;  // the number of this call's history chunk
+  };
+
   // Makes `m` the run's latest value of `key` when (step, timestamp, value)
-  // is strictly newer than the stored one; returns the key's series id.
-  // PostgreSQL numbers series with a sequence. SQLite's latest_metrics is
-  // clustered on (run_uuid, key) with no rowid, so a new series takes the id
-  // in tracking_counters, which then advances (writers are serialized there).
-  Result<int64_t> UpsertLatestMetric(sql::Connection& c, std::string_view run_id,
-                                     std::string_view key, const Metric& m,
-                                     const StoredMetricValue& v) {
+  // is strictly newer than the stored one, and takes the series' next chunk
+  // number. PostgreSQL numbers series with a sequence. SQLite's
+  // latest_metrics is clustered on (run_uuid, key) with no rowid, so a new
+  // series takes the id in tracking_counters, which then advances (writers
+  // are serialized there).
+  Result<SeriesChunk> UpsertLatestMetric(sql::Connection& c, std::string_view run_id,
+                                         std::string_view key, const Metric& m,
+                                         const StoredMetricValue& v) {
     static const std::string newer =
         "(excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND "
         "(excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = "
@@ -840,44 +856,36 @@ class TrackingServiceImpl final : public TrackingService {
         "timestamp = CASE WHEN " + newer + " THEN excluded.timestamp ELSE "
         "latest_metrics.timestamp END, "
         "step = CASE WHEN " + newer + " THEN excluded.step ELSE latest_metrics.step END, "
-        "is_nan = CASE WHEN " + newer + " THEN excluded.is_nan ELSE latest_metrics.is_nan END "
-        "RETURNING series_id";
+        "is_nan = CASE WHEN " + newer + " THEN excluded.is_nan ELSE latest_metrics.is_nan END, "
+        "chunk_count = latest_metrics.chunk_count + 1 "
+        "RETURNING series_id, chunk_count";
     static const std::string postgres_upsert =
-        "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES "
-        "(?, ?, ?, ?, ?, ?)" + on_conflict;
+        "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan, chunk_count) "
+        "VALUES (?, ?, ?, ?, ?, ?, 1)" + on_conflict;
     static const std::string sqlite_upsert =
-        "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan, series_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, (SELECT value FROM tracking_counters WHERE name = "
-        "'metric_series'))" + on_conflict;
+        "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan, chunk_count, "
+        "series_id) VALUES (?, ?, ?, ?, ?, ?, 1, (SELECT value FROM tracking_counters WHERE "
+        "name = 'metric_series'))" + on_conflict;
     const bool sqlite = db_.backend() == sql::Backend::kSqlite;
-    int64_t series_id = 0;
+    SeriesChunk out;
     RETURN_IF_ERROR(c.Query(sqlite ? sqlite_upsert : postgres_upsert,
                             {run_id, key, v.value, m.timestamp, m.step, v.is_nan},
-                            [&](const sql::Row& r) { series_id = r.GetInt(0); }));
-    if (series_id == 0) return Err(Internal("metric series id missing after upsert"));
-    if (sqlite) {
-      // Advances only when the id was just taken; an existing series has a lower id.
+                            [&](const sql::Row& r) {
+                              out.series_id = r.GetInt(0);
+                              out.chunk_id = r.GetInt(1);
+                            }));
+    if (out.series_id == 0) return Err(Internal("metric series id missing after upsert"));
+    if (sqlite && out.chunk_id == 1) {
+      // A new series took the counter's id: advance it (a series whose first
+      // chunk came from an upgraded v1 database has a lower id, so no match).
       RETURN_IF_ERROR(StatusOf(c.Execute(
           "UPDATE tracking_counters SET value = value + 1 WHERE name = 'metric_series' AND "
           "value = ?",
-          {series_id})));
+          {out.series_id})));
     }
-    return series_id;
+    return out;
   }
 
-  static const std::string& MetricInsertSql(size_t rows) {
-    static const std::vector<std::string> cache = [] {
-      std::vector<std::string> v(129);
-      for (size_t n = 1; n <= 128; n <<= 1) {
-        std::string s = "INSERT INTO metrics (series_id, step, timestamp, value, is_nan) VALUES ";
-        for (size_t k = 0; k < n; ++k) s += k ? ",(?,?,?,?,?)" : "(?,?,?,?,?)";
-        s += " ON CONFLICT DO NOTHING";
-        v[n] = std::move(s);
-      }
-      return v;
-    }();
-    return cache[rows];
-  }
 
   static Status ValidateDatasetInput(const DatasetInput& in) {
     const Dataset& d = in.dataset;

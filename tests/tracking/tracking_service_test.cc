@@ -415,6 +415,8 @@ TEST_P(TrackingTest, SchemaV2UpgradeKeepsDataAndNumbersNewSeriesAfterOldOnes) {
 
   ASSERT_TRUE((*service)->LogMetric(run, {.key = "acc", .value = 0.7, .timestamp = 30, .step = 0}).ok());
   ASSERT_TRUE((*service)->LogMetric(run, {.key = "loss", .value = 0.4, .timestamp = 30, .step = 3}).ok());
+  // The same point as a v1 row again: still stored once.
+  ASSERT_TRUE((*service)->LogMetric(run, {.key = "loss", .value = 0.9, .timestamp = 10, .step = 1}).ok());
   auto loss = (*service)->GetMetricHistory({.run_id = run, .metric_key = "loss"});
   ASSERT_TRUE(loss.has_value());
   ASSERT_EQ(loss->metrics.size(), 3u);  // the two old points and the new one, nothing of "acc"
