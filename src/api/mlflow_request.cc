@@ -146,6 +146,8 @@ bool Contains(std::initializer_list<std::string_view> names, std::string_view na
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
+}  // namespace
+
 // MLflow's Content-Type rule (server/validation.py) for JSON POST/PUT bodies.
 Status CheckContentType(const http::Request& request) {
   if (request.method != http::Method::kPost && request.method != http::Method::kPut) {
@@ -169,6 +171,8 @@ Status CheckContentType(const http::Request& request) {
   }
   return Status::Ok();
 }
+
+namespace {
 
 Result<std::vector<const json::Value*>> ObjectListOf(const json::Value* v, std::string_view param) {
   std::vector<const json::Value*> out;

@@ -75,6 +75,10 @@ Result<double> ToDoubleField(const json::Value& value, std::string_view param);
 Result<std::string> ToEnumField(const json::Value& value, std::string_view param,
                                 std::initializer_list<std::string_view> names);
 
+// MLflow's Content-Type rule for JSON POST/PUT bodies: ok for other methods;
+// kInvalidParameterValue with MLflow's message when missing or not JSON.
+Status CheckContentType(const http::Request& request);
+
 // One decoded request: a JSON object. JSON null counts as absent (protobuf
 // treats it so), and an empty string counts as missing for required fields.
 class RequestMessage {

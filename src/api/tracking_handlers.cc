@@ -14,6 +14,7 @@
 
 #include "api/handlers.h"
 #include "api/mlflow_json.h"
+#include "api/log_batch_fast_path.h"
 #include "api/mlflow_request.h"
 #include "blob/blob.h"
 #include "http/http.h"
@@ -571,13 +572,31 @@ Result<std::string> ListArtifacts(const MlflowContext& ctx, const RequestMessage
   return w.Take();
 }
 
+// The common log-batch body, decoded without the generic JSON tree (see
+// log_batch_fast_path.h). False: not handled, take the generic path.
+bool LogBatchFast(const MlflowContext& ctx, const http::Request& request,
+                  http::Response& response) {
+  std::optional<LogBatchBody> body = DecodeLogBatchFast(request);
+  if (!body) return false;
+  Status s = ctx.tracking->LogBatch(body->run_id, body->metrics, body->params, body->tags);
+  if (!s.ok()) {
+    SetStatusError(response, s);
+  } else {
+    response.SetJson(Empty());
+  }
+  return true;
+}
+
 // ---------------------------------------------------------------- registration
+
+using FastHandler = bool (*)(const MlflowContext&, const http::Request&, http::Response&);
 
 struct Route {
   http::Method method;
   std::string_view path;  // after /mlflow/
   JsonHandler handler;
   std::vector<std::string> repeated;  // repeated fields (lists in a query string)
+  FastHandler fast = nullptr;         // tried first when set
 };
 
 std::vector<Route> TrackingRoutes() {
@@ -602,7 +621,7 @@ std::vector<Route> TrackingRoutes() {
       {Method::kPost, "runs/log-parameter", LogParam, {}},
       {Method::kPost, "runs/set-tag", SetTag, {}},
       {Method::kPost, "runs/delete-tag", DeleteTag, {}},
-      {Method::kPost, "runs/log-batch", LogBatch, {"metrics", "params", "tags"}},
+      {Method::kPost, "runs/log-batch", LogBatch, {"metrics", "params", "tags"}, LogBatchFast},
       {Method::kPost, "runs/log-model", LogModel, {}},
       {Method::kPost, "runs/log-inputs", LogInputs, {"datasets"}},
       {Method::kGet, "runs/get", GetRun, {}},
@@ -620,8 +639,9 @@ std::vector<Route> TrackingRoutes() {
 
 void RegisterTrackingRoutes(http::Router& router, const MlflowContext& context) {
   for (Route& route : TrackingRoutes()) {
-    auto handler = [context, fn = route.handler, repeated = route.repeated](
+    auto handler = [context, fn = route.handler, repeated = route.repeated, fast = route.fast](
                        http::Request& request, http::Response& response) {
+      if (fast != nullptr && fast(context, request, response)) return;
       auto message = RequestMessage::Decode(request, repeated);
       if (!message) return SetStatusError(response, message.error());
       Result<std::string> body = fn(context, *message);
