@@ -144,6 +144,9 @@ class SqliteConnection final : public Connection {
   void TrimCache();
   // Runs control statements (PRAGMA) outside the failure bookkeeping.
   Status Control(std::string_view sql);
+  // One transaction-control statement (BEGIN, COMMIT, SAVEPOINT...), kept
+  // prepared: these run at least twice per transaction.
+  Status ControlStatement(std::string_view sql);
 
  private:
   SqliteConnection(sqlite3* db, const SqliteConfig& config)
@@ -346,19 +349,41 @@ Status SqliteConnection::Control(std::string_view sql) {
                   ")");
 }
 
+Status SqliteConnection::ControlStatement(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (auto it = cache_.find(sql); it != cache_.end()) {
+    it->second.last_use = ++use_clock_;
+    stmt = it->second.stmt;
+  } else {
+    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK || stmt == nullptr) return Control(sql);
+    cache_.emplace(std::string(sql), CachedStatement{stmt, ++use_clock_});
+  }
+  int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) return Status::Ok();
+  if (IsTransient(rc)) {
+    transient_ = true;
+    return Unavailable(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+  return Internal("sqlite: " + std::string(sqlite3_errmsg(db_)) + " (in: " + SqlForMessage(sql) +
+                  ")");
+}
+
 Status SqliteConnection::Begin(TxMode mode) {
   failure_ = Status::Ok();
   transient_ = false;
   // IMMEDIATE takes the write lock now, so a writer never fails halfway with
   // SQLITE_BUSY when upgrading from a read; DEFERRED only pins a snapshot.
-  Status s = Control(mode == TxMode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+  Status s = ControlStatement(mode == TxMode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
   tx_open_ = s.ok();
   return s;
 }
 
 Status SqliteConnection::Commit() {
-  Status s = Control("COMMIT");
-  if (!s.ok() && in_transaction()) Control("ROLLBACK").ok();
+  Status s = ControlStatement("COMMIT");
+  if (!s.ok() && in_transaction()) ControlStatement("ROLLBACK").ok();
   tx_open_ = false;
   return s;
 }
@@ -366,18 +391,18 @@ Status SqliteConnection::Commit() {
 Status SqliteConnection::BeginSavepoint() {
   failure_ = Status::Ok();
   transient_ = false;
-  return Control("SAVEPOINT unit");
+  return ControlStatement("SAVEPOINT unit");
 }
 
 Status SqliteConnection::EndSavepoint(bool keep) {
-  if (keep) return Control("RELEASE unit");
-  return Control("ROLLBACK TO unit; RELEASE unit");
+  if (!keep) RETURN_IF_ERROR(ControlStatement("ROLLBACK TO unit"));
+  return ControlStatement("RELEASE unit");
 }
 
 void SqliteConnection::Rollback() {
   // SQLite rolls back by itself after some errors (IOERR, FULL, NOMEM).
   if (in_transaction()) {
-    if (Status s = Control("ROLLBACK"); !s.ok()) log::Warn("sql: {}", s.message());
+    if (Status s = ControlStatement("ROLLBACK"); !s.ok()) log::Warn("sql: {}", s.message());
   }
   tx_open_ = false;
 }
