@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -179,7 +180,34 @@ class RawStore {
   virtual void InsertMetricTx(int64_t series, int64_t step) = 0;
   virtual void InsertBatchTx(int64_t series, int64_t first_step, int n) = 0;
   virtual int64_t CountQuery(const std::string& sql) = 0;
+  // mlforge's own layout: the latest value upserted and the call's points
+  // appended as one packed chunk row (24 bytes per point).
+  virtual void InsertChunkTx(int64_t series, int64_t first_step, int n) = 0;
+  // Reads a series' chunks and unpacks every point; returns the point count.
+  virtual int64_t ReadChunks(int64_t series) = 0;
 };
+
+// n packed points (int64 step, int64 timestamp, float64 value), as mlforge stores them.
+std::string PackPoints(int64_t first_step, int n) {
+  std::string out(size_t(n) * 24, '\0');
+  for (int k = 0; k < n; ++k) {
+    int64_t step = first_step + k, ts = 1700000000000LL + step;
+    double value = 0.001 * double(step % 1000);
+    std::memcpy(&out[size_t(k) * 24], &step, 8);
+    std::memcpy(&out[size_t(k) * 24 + 8], &ts, 8);
+    std::memcpy(&out[size_t(k) * 24 + 16], &value, 8);
+  }
+  return out;
+}
+
+int64_t UnpackPoints(const char* data, size_t size, std::vector<std::array<int64_t, 3>>& out) {
+  for (size_t at = 0; at + 24 <= size; at += 24) {
+    std::array<int64_t, 3> p;
+    std::memcpy(p.data(), data + at, 24);
+    out.push_back(p);
+  }
+  return int64_t(size / 24);
+}
 
 class RawSqlite final : public RawStore {
  public:
@@ -191,6 +219,9 @@ class RawSqlite final : public RawStore {
     Exec("CREATE TABLE latest (series INTEGER PRIMARY KEY, value REAL, step INTEGER)");
     Exec("CREATE TABLE points (series INTEGER, step INTEGER, ts INTEGER, value REAL, is_nan "
          "INTEGER, PRIMARY KEY (series, step, ts, value, is_nan)) WITHOUT ROWID");
+    Exec("CREATE TABLE chunks (series INTEGER, chunk INTEGER, points BLOB, PRIMARY KEY (series, "
+         "chunk)) WITHOUT ROWID");
+    sqlite3_prepare_v2(db_, "INSERT INTO chunks VALUES (?,?,?)", -1, &chunk_, nullptr);
     sqlite3_prepare_v2(db_, "INSERT INTO points VALUES (?,?,?,?,0) ON CONFLICT DO NOTHING", -1,
                        &insert_, nullptr);
     sqlite3_prepare_v2(db_,
@@ -199,6 +230,7 @@ class RawSqlite final : public RawStore {
                        -1, &latest_, nullptr);
   }
   ~RawSqlite() override {
+    sqlite3_finalize(chunk_);
     sqlite3_finalize(insert_);
     sqlite3_finalize(latest_);
     sqlite3_close(db_);
@@ -227,6 +259,34 @@ class RawSqlite final : public RawStore {
     for (int k = 0; k < n; ++k) InsertOne(series, first_step + k);
     Exec("COMMIT");
   }
+  void InsertChunkTx(int64_t series, int64_t first_step, int n) override {
+    std::string packed = PackPoints(first_step, n);
+    Exec("BEGIN IMMEDIATE");
+    sqlite3_bind_int64(latest_, 1, series);
+    sqlite3_bind_double(latest_, 2, 1.0);
+    sqlite3_bind_int64(latest_, 3, first_step + n - 1);
+    sqlite3_step(latest_);
+    sqlite3_reset(latest_);
+    sqlite3_bind_int64(chunk_, 1, series);
+    sqlite3_bind_int64(chunk_, 2, ++chunks_);
+    sqlite3_bind_blob(chunk_, 3, packed.data(), int(packed.size()), SQLITE_STATIC);
+    sqlite3_step(chunk_);
+    sqlite3_reset(chunk_);
+    Exec("COMMIT");
+  }
+  int64_t ReadChunks(int64_t series) override {
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db_, "SELECT points FROM chunks WHERE series = ? ORDER BY chunk", -1, &st,
+                       nullptr);
+    sqlite3_bind_int64(st, 1, series);
+    std::vector<std::array<int64_t, 3>> points;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      UnpackPoints(static_cast<const char*>(sqlite3_column_blob(st, 0)),
+                   size_t(sqlite3_column_bytes(st, 0)), points);
+    }
+    sqlite3_finalize(st);
+    return int64_t(points.size());
+  }
   int64_t CountQuery(const std::string& sql) override {
     sqlite3_stmt* st = nullptr;
     sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr);
@@ -244,6 +304,8 @@ class RawSqlite final : public RawStore {
   sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* latest_ = nullptr;
+  sqlite3_stmt* chunk_ = nullptr;
+  int64_t chunks_ = 0;
 };
 
 class RawPostgres final : public RawStore {
@@ -254,7 +316,11 @@ class RawPostgres final : public RawStore {
       std::fprintf(stderr, "raw pg: %s\n", PQerrorMessage(conn_));
       std::exit(2);
     }
-    Exec("DROP TABLE IF EXISTS bench_points; DROP TABLE IF EXISTS bench_latest");
+    Exec("SET client_min_messages TO WARNING");  // no NOTICE for DROP ... IF EXISTS
+    Exec("DROP TABLE IF EXISTS bench_points; DROP TABLE IF EXISTS bench_latest; "
+         "DROP TABLE IF EXISTS bench_chunks");
+    Exec("CREATE TABLE bench_chunks (series BIGINT, chunk BIGINT, points BYTEA, PRIMARY KEY "
+         "(series, chunk))");
     Exec("CREATE TABLE bench_latest (series BIGINT PRIMARY KEY, value DOUBLE PRECISION, step BIGINT)");
     Exec("CREATE TABLE bench_points (series BIGINT, step BIGINT, ts BIGINT, value DOUBLE "
          "PRECISION, is_nan INTEGER, PRIMARY KEY (series, step, ts, value, is_nan))");
@@ -267,7 +333,8 @@ class RawPostgres final : public RawStore {
                       3, nullptr));
   }
   ~RawPostgres() override {
-    Exec("DROP TABLE IF EXISTS bench_points; DROP TABLE IF EXISTS bench_latest");
+    Exec("DROP TABLE IF EXISTS bench_points; DROP TABLE IF EXISTS bench_latest; "
+         "DROP TABLE IF EXISTS bench_chunks");
     PQfinish(conn_);
   }
   void Exec(const std::string& sql) override { PQclear(PQexec(conn_, sql.c_str())); }
@@ -297,6 +364,31 @@ class RawPostgres final : public RawStore {
     Exec(sql);
     Exec("COMMIT");
   }
+  void InsertChunkTx(int64_t series, int64_t first_step, int n) override {
+    std::string packed = PackPoints(first_step, n);
+    std::string series_text = std::to_string(series), chunk_text = std::to_string(++chunks_);
+    const char* values[] = {series_text.c_str(), chunk_text.c_str(), packed.data()};
+    const int lengths[] = {0, 0, int(packed.size())};
+    const int formats[] = {0, 0, 1};
+    Exec("BEGIN");
+    Prepared("lat", {series_text, "1", std::to_string(first_step + n - 1)});
+    PQclear(PQexecParams(conn_, "INSERT INTO bench_chunks VALUES ($1::bigint, $2::bigint, $3::bytea)",
+                         3, nullptr, values, lengths, formats, 0));
+    Exec("COMMIT");
+  }
+  int64_t ReadChunks(int64_t series) override {
+    std::string series_text = std::to_string(series);
+    const char* values[] = {series_text.c_str()};
+    // Binary results: the bytes as stored, as a server reading BYTEA at best gets them.
+    PGresult* r = PQexecParams(conn_, "SELECT points FROM bench_chunks WHERE series = $1::bigint "
+                               "ORDER BY chunk", 1, nullptr, values, nullptr, nullptr, 1);
+    std::vector<std::array<int64_t, 3>> points;
+    for (int i = 0; i < PQntuples(r); ++i) {
+      UnpackPoints(PQgetvalue(r, i, 0), size_t(PQgetlength(r, i, 0)), points);
+    }
+    PQclear(r);
+    return int64_t(points.size());
+  }
   int64_t CountQuery(const std::string& sql) override {
     PGresult* r = PQexec(conn_, sql.c_str());
     int64_t rows = PQntuples(r);
@@ -306,6 +398,7 @@ class RawPostgres final : public RawStore {
 
  private:
   PGconn* conn_ = nullptr;
+  int64_t chunks_ = 0;
 };
 
 void RawBaselines(const Options& o) {
@@ -341,6 +434,23 @@ void RawBaselines(const Options& o) {
                            " WHERE series = 3 ORDER BY step, ts, value") == o.history_points;
   });
   Print(lo, "read 100k-point series", history, "reads/s");
+
+  // The same three in mlforge's packed-chunk layout.
+  Stats one_chunk = RunSequential(20000, [&] {
+    raw->InsertChunkTx(11, step++, 1);
+    return true;
+  });
+  Print(lo, "chunks: log-metric (1 tx per point)", one_chunk, "tx/s");
+  Stats batch_chunk = RunSequential(2000, [&] {
+    raw->InsertChunkTx(12, first, 1000);
+    first += 1000;
+    return true;
+  });
+  Print(lo, "chunks: log-batch 1000 (1 tx per batch)", batch_chunk, "metrics/s", 1000);
+  for (int64_t s = 0; s < o.history_points; s += 1000) raw->InsertChunkTx(13, s, 1000);
+  Stats history_chunk =
+      RunSequential(20, [&] { return raw->ReadChunks(13) == o.history_points; });
+  Print(lo, "chunks: read 100k-point series", history_chunk, "reads/s");
 }
 
 // --------------------------------------------------------------- server load
