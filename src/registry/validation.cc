@@ -3,6 +3,8 @@
 #include <charconv>
 #include <string>
 
+#include "tracking/tracking.h"
+
 namespace mlforge::registry {
 namespace {
 
@@ -38,21 +40,6 @@ Status LengthLimit(std::string_view what, size_t limit, std::string_view value) 
   return InvalidArgument(std::string(what) + " '" + Clip(value) + "' had length " +
                          std::to_string(n) + ", which exceeded length limit of " +
                          std::to_string(limit));
-}
-
-// MLflow's path_not_unique: a key whose normal form differs would alias another.
-bool UniqueAsPath(std::string_view key) {
-  if (key.front() == '/') return false;
-  size_t start = 0;
-  while (start <= key.size()) {
-    size_t end = key.find('/', start);
-    if (end == std::string_view::npos) end = key.size();
-    std::string_view seg = key.substr(start, end - start);
-    if (seg == "." || seg == "..") return false;
-    if (seg.empty() && (end != key.size() || start != 0)) return false;
-    start = end + 1;
-  }
-  return true;
 }
 
 }  // namespace
@@ -100,24 +87,7 @@ Status ValidateAlias(std::string_view alias) {
   return Status::Ok();
 }
 
-Status ValidateTagKey(std::string_view key) {
-  if (key.empty()) {
-    return InvalidArgument("Tag name cannot be None. A key name must be provided.");
-  }
-  for (char c : key) {
-    if (!IsWordByte(c) && c != '.' && c != '-' && c != ' ' && c != '/') {
-      return InvalidArgument("Invalid tag name: '" + Clip(key) +
-                             "'. Names may only contain alphanumerics, underscores (_), dashes "
-                             "(-), periods (.), spaces ( ), and slashes (/).");
-    }
-  }
-  if (!UniqueAsPath(key)) {
-    return InvalidArgument("Invalid tag name: '" + Clip(key) +
-                           "'. Names may be treated as files in certain cases, and must not "
-                           "resolve to other names when treated as such.");
-  }
-  return Status::Ok();
-}
+Status ValidateTagKey(std::string_view key) { return tracking::ValidateTagKey(key); }
 
 Status ValidateTag(std::string_view entity, const Tag& tag) {
   RETURN_IF_ERROR(ValidateTagKey(tag.key));
