@@ -56,8 +56,8 @@ int RunServer(const ServerConfig& config) {
     if (!opened) return Fail("cannot open artifact store " + artifacts_dir.string(), opened.error());
     artifacts = std::move(*opened);
   }
-  auto registry = registry::RegistryService::Open(**db, SystemClock::Get(), **tracking,
-                                                  artifacts.get());
+  auto registry =
+      registry::RegistryService::Open(**db, SystemClock::Get(), **tracking, artifacts.get());
   if (!registry) return Fail("cannot initialise the model registry", registry.error());
 
   http::Router router;

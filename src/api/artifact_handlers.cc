@@ -149,8 +149,7 @@ Status GetArtifact(const MlflowContext& context, http::Request& request, http::R
 
 }  // namespace
 
-void SendArtifactFile(http::Response& response, std::filesystem::path file,
-                      std::string_view path) {
+void SendArtifactFile(http::Response& response, std::filesystem::path file, std::string_view path) {
   SendArtifact(response, std::move(file), path);
 }
 

@@ -45,7 +45,6 @@ void RegisterRegistryRoutes(http::Router& router, const MlflowContext& context);
 bool IsRegistryArtifactPath(std::string_view normalized_path);
 
 // Streams a store file with MLflow's download headers (artifact_handlers.cc).
-void SendArtifactFile(http::Response& response, std::filesystem::path file,
-                      std::string_view path);
+void SendArtifactFile(http::Response& response, std::filesystem::path file, std::string_view path);
 
 }  // namespace mlforge::api

@@ -83,7 +83,10 @@ void WriteRegisteredModel(json::Writer& w, const RegisteredModel& m) {
   if (!m.aliases.empty()) {
     w.Key("aliases").StartArray();
     for (const registry::Alias& a : m.aliases) {
-      w.StartObject().Field("alias", a.alias).Field("version", std::to_string(a.version)).EndObject();
+      w.StartObject()
+          .Field("alias", a.alias)
+          .Field("version", std::to_string(a.version))
+          .EndObject();
     }
     w.EndArray();
   }
@@ -219,8 +222,8 @@ Result<std::string> DeleteRegisteredModel(registry::RegistryService& reg, const 
   return Empty();
 }
 
-Result<std::string> SearchRegisteredModels(registry::RegistryService& reg,
-                                           const RequestMessage& m, const Actor&) {
+Result<std::string> SearchRegisteredModels(registry::RegistryService& reg, const RequestMessage& m,
+                                           const Actor&) {
   ASSIGN_OR_RETURN(registry::SearchRequest req,
                    DecodeSearch(m, registry::kSearchModelsDefault, registry::kSearchModelsMax));
   ASSIGN_OR_RETURN(registry::RegisteredModelPage page, reg.SearchRegisteredModels(req));
@@ -340,8 +343,8 @@ Result<std::string> DeleteModelVersion(registry::RegistryService& reg, const Req
 
 Result<std::string> SearchModelVersions(registry::RegistryService& reg, const RequestMessage& m,
                                         const Actor&) {
-  ASSIGN_OR_RETURN(registry::SearchRequest req, DecodeSearch(m, registry::kSearchVersionsDefault,
-                                                             registry::kSearchVersionsMax));
+  ASSIGN_OR_RETURN(registry::SearchRequest req,
+                   DecodeSearch(m, registry::kSearchVersionsDefault, registry::kSearchVersionsMax));
   ASSIGN_OR_RETURN(registry::ModelVersionPage page, reg.SearchModelVersions(req));
   json::Writer w;
   w.StartObject();
@@ -469,9 +472,13 @@ std::vector<Route> RegistryRoutes() {
       {Method::kPatch, "/mlflow/registered-models/update", UpdateRegisteredModel, {}},
       {Method::kDelete, "/mlflow/registered-models/delete", DeleteRegisteredModel, {}},
       {Method::kGet, "/mlflow/registered-models/search", SearchRegisteredModels, {"order_by"}},
-      {Method::kPost, "/mlflow/registered-models/get-latest-versions", GetLatestVersions,
+      {Method::kPost,
+       "/mlflow/registered-models/get-latest-versions",
+       GetLatestVersions,
        {"stages"}},
-      {Method::kGet, "/mlflow/registered-models/get-latest-versions", GetLatestVersions,
+      {Method::kGet,
+       "/mlflow/registered-models/get-latest-versions",
+       GetLatestVersions,
        {"stages"}},
       {Method::kPost, "/mlflow/registered-models/set-tag", SetRegisteredModelTag, {}},
       {Method::kDelete, "/mlflow/registered-models/delete-tag", DeleteRegisteredModelTag, {}},
@@ -505,8 +512,8 @@ void RegisterRegistryRoutes(http::Router& router, const MlflowContext& context) 
   if (context.registry == nullptr) return;
   registry::RegistryService* reg = context.registry;
   for (Route& route : RegistryRoutes()) {
-    auto handler = [reg, fn = route.handler, repeated = route.repeated](
-                       http::Request& request, http::Response& response) {
+    auto handler = [reg, fn = route.handler, repeated = route.repeated](http::Request& request,
+                                                                        http::Response& response) {
       auto message = RequestMessage::Decode(request, repeated);
       if (!message) return SetStatusError(response, message.error());
       Result<std::string> body = fn(*reg, *message, ActorOf(request));

@@ -455,7 +455,8 @@ Status ArtifactStoreImpl::CopyFileTo(int src_dir_fd, const std::string& name,
     return ErrnoStatus("cannot link artifact", err);
   }
   if (!temp) {
-    UniqueFd source(::openat(src_dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    UniqueFd source(
+        ::openat(src_dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!source.valid()) {
       if (errno == ENOENT || errno == ELOOP) return Status::Ok();  // changed meanwhile: skip
       return ErrnoStatus("cannot open artifact", errno);
@@ -510,8 +511,8 @@ Status ArtifactStoreImpl::CopyDirTo(int src_dir_fd, const std::string& dest, int
     auto check = NormalizeRelativePath(child);
     if (!check.has_value() || *check != child) continue;
     if (S_ISDIR(entry.st.st_mode)) {
-      UniqueFd sub(
-          ::openat(src_dir_fd, entry.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd sub(::openat(src_dir_fd, entry.name.c_str(),
+                            O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!sub.valid()) {
         if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) continue;  // changed meanwhile
         return ErrnoStatus("cannot open artifact directory", errno);
@@ -531,8 +532,9 @@ Result<std::pair<std::string, std::string>> CheckCopyPaths(std::string_view from
   ASSIGN_OR_RETURN(std::string source, NormalizeRelativePath(from));
   ASSIGN_OR_RETURN(std::string dest, NormalizeRelativePath(to));
   if (source == dest || dest.starts_with(source + "/") || source.starts_with(dest + "/")) {
-    return Err(InvalidArgument(fmt::format("Cannot copy artifacts '{}' to '{}': one contains the other",
-                                           EchoForMessage(source), EchoForMessage(dest))));
+    return Err(
+        InvalidArgument(fmt::format("Cannot copy artifacts '{}' to '{}': one contains the other",
+                                    EchoForMessage(source), EchoForMessage(dest))));
   }
   return std::make_pair(std::move(source), std::move(dest));
 }
@@ -555,7 +557,8 @@ Result<int64_t> ArtifactStoreImpl::CopyTree(std::string_view from, std::string_v
     return int64_t{1};
   }
   if (!S_ISDIR(st.st_mode)) return Err(ArtifactNotFound(source));
-  UniqueFd dir(::openat(parent.get(), leaf.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd dir(
+      ::openat(parent.get(), leaf.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir.valid()) {
     if (errno == ENOENT) return Err(ArtifactNotFound(source));
     if (errno == ELOOP || errno == ENOTDIR) return Err(Raced(source));

@@ -9,9 +9,9 @@
 namespace mlforge::registry {
 namespace {
 
-constexpr std::string_view kColumnTypes[] = {"boolean", "integer", "long",  "float",  "double",
-                                             "string",  "binary",  "datetime", "array", "object",
-                                             "map",     "any"};
+constexpr std::string_view kColumnTypes[] = {"boolean", "integer", "long",   "float",
+                                             "double",  "string",  "binary", "datetime",
+                                             "array",   "object",  "map",    "any"};
 
 Status Invalid(std::string_view what) {
   return InvalidArgument("Invalid MLmodel file: " + std::string(what));
@@ -67,7 +67,8 @@ Status ValidateSpec(std::string_view field, size_t index, const json::Value& spe
 Status ValidateSignatureSpec(std::string_view field, std::string_view text) {
   auto parsed = json::Parse(text);
   if (!parsed) return Invalid("signature " + std::string(field) + " is not valid JSON");
-  if (!parsed->is_array()) return Invalid("signature " + std::string(field) + " is not a JSON list");
+  if (!parsed->is_array())
+    return Invalid("signature " + std::string(field) + " is not a JSON list");
   for (size_t i = 0; i < parsed->items().size(); ++i) {
     RETURN_IF_ERROR(ValidateSpec(field, i, parsed->items()[i]));
   }

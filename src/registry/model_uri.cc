@@ -29,7 +29,9 @@ Status InvalidSource(std::string_view source, std::string_view why) {
                          std::string(why));
 }
 
-bool IsBlank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+bool IsBlank(std::string_view s) {
+  return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
 
 bool AllDigits(std::string_view s) {
   if (s.empty()) return false;
@@ -81,8 +83,7 @@ Result<ModelsUri> ParseModelsUri(std::string_view uri) {
     return out;
   }
   size_t at = path.rfind('@');
-  if (at == std::string_view::npos || IsBlank(path.substr(0, at)) ||
-      IsBlank(path.substr(at + 1))) {
+  if (at == std::string_view::npos || IsBlank(path.substr(0, at)) || IsBlank(path.substr(at + 1))) {
     return Err(ImproperModelsUri(uri));
   }
   out.name = std::string(path.substr(0, at));

@@ -84,7 +84,7 @@ struct ModelVersion {
   std::optional<std::string> run_id;
   std::optional<std::string> run_link;
   std::string status = "READY";  // creation is synchronous
-  std::vector<Tag> tags;          // by key
+  std::vector<Tag> tags;         // by key
   std::vector<std::string> aliases;
   // Store path of the pinned files ("registry/<model id>/<version>").
   std::string storage_path;
@@ -179,8 +179,8 @@ class RegistryService {
   virtual ~RegistryService() = default;
 
   // Registered models.
-  virtual Result<RegisteredModel> CreateRegisteredModel(const Actor& actor,
-                                                        const CreateRegisteredModelRequest& req) = 0;
+  virtual Result<RegisteredModel> CreateRegisteredModel(
+      const Actor& actor, const CreateRegisteredModelRequest& req) = 0;
   virtual Result<RegisteredModel> GetRegisteredModel(std::string_view name) = 0;
   virtual Result<RegisteredModel> RenameRegisteredModel(const Actor& actor, std::string_view name,
                                                         std::string_view new_name) = 0;
@@ -202,8 +202,7 @@ class RegistryService {
   // Aliases. `version` is the decimal text MLflow sends.
   virtual Status SetAlias(const Actor& actor, std::string_view name, std::string_view alias,
                           std::string_view version) = 0;
-  virtual Status DeleteAlias(const Actor& actor, std::string_view name,
-                             std::string_view alias) = 0;
+  virtual Status DeleteAlias(const Actor& actor, std::string_view name, std::string_view alias) = 0;
   virtual Result<ModelVersion> GetModelVersionByAlias(std::string_view name,
                                                       std::string_view alias) = 0;
 
@@ -211,8 +210,7 @@ class RegistryService {
   // reused, also after deletes and under concurrent creates.
   virtual Result<ModelVersion> CreateModelVersion(const Actor& actor,
                                                   const CreateModelVersionRequest& req) = 0;
-  virtual Result<ModelVersion> GetModelVersion(std::string_view name,
-                                               std::string_view version) = 0;
+  virtual Result<ModelVersion> GetModelVersion(std::string_view name, std::string_view version) = 0;
   virtual Result<ModelVersion> UpdateModelVersion(
       const Actor& actor, std::string_view name, std::string_view version,
       const std::optional<std::string>& description) = 0;

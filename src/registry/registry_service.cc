@@ -169,9 +169,9 @@ class RegistryServiceImpl final : public RegistryService {
       std::map<std::string, std::string> tags;
       for (const Tag& t : req.tags) tags[t.key] = t.value;
       for (const auto& [key, value] : tags) {
-        RETURN_IF_ERROR(StatusOf(c.Execute(
-            "INSERT INTO registered_model_tags (model_id, key, value) VALUES (?, ?, ?)",
-            {id, key, value})));
+        RETURN_IF_ERROR(StatusOf(
+            c.Execute("INSERT INTO registered_model_tags (model_id, key, value) VALUES (?, ?, ?)",
+                      {id, key, value})));
       }
       ASSIGN_OR_RETURN(ModelRow row, RequireModel(c, req.name));
       ASSIGN_OR_RETURN(model, LoadModel(c, row));
@@ -257,8 +257,8 @@ class RegistryServiceImpl final : public RegistryService {
       ASSIGN_OR_RETURN(RegisteredModel model, LoadModel(c, row));
       for (std::string_view table : {"model_version_tags", "registered_model_aliases",
                                      "model_versions", "registered_model_tags"}) {
-        RETURN_IF_ERROR(StatusOf(c.Execute(
-            "DELETE FROM " + std::string(table) + " WHERE model_id = ?", {row.id})));
+        RETURN_IF_ERROR(StatusOf(
+            c.Execute("DELETE FROM " + std::string(table) + " WHERE model_id = ?", {row.id})));
       }
       RETURN_IF_ERROR(
           StatusOf(c.Execute("DELETE FROM registered_models WHERE model_id = ?", {row.id})));
@@ -293,7 +293,8 @@ class RegistryServiceImpl final : public RegistryService {
     RETURN_IF_ERROR(db_.Transact(sql::TxMode::kRead, [&](sql::Connection& c) -> Status {
       page.models.clear();
       std::vector<ModelRow> rows;
-      RETURN_IF_ERROR(c.Query(sql, params, [&](const sql::Row& r) { rows.push_back(ReadModel(r)); }));
+      RETURN_IF_ERROR(
+          c.Query(sql, params, [&](const sql::Row& r) { rows.push_back(ReadModel(r)); }));
       if (rows.size() > static_cast<size_t>(max_results)) {
         rows.resize(max_results);
         page.next_page_token = EncodePageToken(offset + max_results);
@@ -328,18 +329,17 @@ class RegistryServiceImpl final : public RegistryService {
     return out;
   }
 
-  Status SetRegisteredModelTag(const Actor& actor, std::string_view name,
-                               const Tag& tag) override {
+  Status SetRegisteredModelTag(const Actor& actor, std::string_view name, const Tag& tag) override {
     RETURN_IF_ERROR(ValidateModelName(name));
     RETURN_IF_ERROR(ValidateTag("Registered model", tag));
     return db_.Transact(sql::TxMode::kWrite, [&](sql::Connection& c) -> Status {
       ASSIGN_OR_RETURN(ModelRow row, RequireModel(c, name));
       ASSIGN_OR_RETURN(std::optional<std::string> before,
                        TagValue(c, "registered_model_tags", row.id, std::nullopt, tag.key));
-      RETURN_IF_ERROR(StatusOf(c.Execute(
-          "INSERT INTO registered_model_tags (model_id, key, value) VALUES (?, ?, ?) "
-          "ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value",
-          {row.id, tag.key, tag.value})));
+      RETURN_IF_ERROR(StatusOf(
+          c.Execute("INSERT INTO registered_model_tags (model_id, key, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value",
+                    {row.id, tag.key, tag.value})));
       return AppendEvent(c, row.id, row.name, std::nullopt, "set_registered_model_tag", actor,
                          before ? TagSnapshot({tag.key, *before}) : "", TagSnapshot(tag));
     });
@@ -389,9 +389,9 @@ class RegistryServiceImpl final : public RegistryService {
       ASSIGN_OR_RETURN(ModelRow row, RequireModel(c, name));
       ASSIGN_OR_RETURN(std::optional<int64_t> before, AliasVersion(c, row.id, alias));
       if (!before) return Status::Ok();
-      RETURN_IF_ERROR(StatusOf(c.Execute(
-          "DELETE FROM registered_model_aliases WHERE model_id = ? AND alias = ?",
-          {row.id, alias})));
+      RETURN_IF_ERROR(StatusOf(
+          c.Execute("DELETE FROM registered_model_aliases WHERE model_id = ? AND alias = ?",
+                    {row.id, alias})));
       return AppendEvent(c, row.id, row.name, *before, "delete_alias", actor,
                          AliasSnapshot(alias, *before), "");
     });
@@ -502,11 +502,11 @@ class RegistryServiceImpl final : public RegistryService {
       ASSIGN_OR_RETURN(ModelRow row, FindModelOrVersionNotFound(c, name, number));
       ASSIGN_OR_RETURN(mv, LoadVersion(c, row, number));
       std::string before = OneField("description", mv.description);
-      RETURN_IF_ERROR(StatusOf(c.Execute(
-          "UPDATE model_versions SET description = ?, last_updated_time = ? "
-          "WHERE model_id = ? AND version = ?",
-          {description ? sql::Param(std::string_view(*description)) : sql::Param(nullptr), now,
-           row.id, number})));
+      RETURN_IF_ERROR(StatusOf(
+          c.Execute("UPDATE model_versions SET description = ?, last_updated_time = ? "
+                    "WHERE model_id = ? AND version = ?",
+                    {description ? sql::Param(std::string_view(*description)) : sql::Param(nullptr),
+                     now, row.id, number})));
       mv.description = description;
       mv.last_updated_timestamp = now;
       return AppendEvent(c, row.id, row.name, number, "update_model_version", actor, before,
@@ -562,12 +562,12 @@ class RegistryServiceImpl final : public RegistryService {
         "SELECT m.model_id, m.name, " + std::string(kVersionColumns) + " " + page_sql;
     const std::string tags_sql =
         "SELECT t.model_id, t.version, t.key, t.value FROM model_version_tags t JOIN "
-        "(SELECT v.model_id, v.version " + page_sql +
-        ") p ON p.model_id = t.model_id AND p.version = t.version ORDER BY t.key";
+        "(SELECT v.model_id, v.version " +
+        page_sql + ") p ON p.model_id = t.model_id AND p.version = t.version ORDER BY t.key";
     const std::string aliases_sql =
         "SELECT a.model_id, a.version, a.alias FROM registered_model_aliases a JOIN "
-        "(SELECT v.model_id, v.version " + page_sql +
-        ") p ON p.model_id = a.model_id AND p.version = a.version ORDER BY a.alias";
+        "(SELECT v.model_id, v.version " +
+        page_sql + ") p ON p.model_id = a.model_id AND p.version = a.version ORDER BY a.alias";
     std::vector<SqlValue> values =
         ConcatParams({&where, &order}, {int64_t{max_results} + 1, offset});
     std::vector<sql::Param> params = BindParams(values);
@@ -610,8 +610,9 @@ class RegistryServiceImpl final : public RegistryService {
     if (archive_existing_versions && !active) {
       return Err(InvalidArgument(
           "Model version transition cannot archive existing model versions because '" +
-          std::string(stage) + "' is not an Active stage. Valid stages are ['Staging', "
-                               "'Production']"));
+          std::string(stage) +
+          "' is not an Active stage. Valid stages are ['Staging', "
+          "'Production']"));
     }
     RETURN_IF_ERROR(ValidateModelName(name));
     ASSIGN_OR_RETURN(int64_t number, ParseVersion(version));
@@ -622,24 +623,25 @@ class RegistryServiceImpl final : public RegistryService {
       ASSIGN_OR_RETURN(mv, LoadVersion(c, row, number));
       if (archive_existing_versions) {
         std::vector<int64_t> others;
-        RETURN_IF_ERROR(c.Query(
-            "SELECT version FROM model_versions WHERE model_id = ? AND version <> ? AND "
-            "current_stage = ? ORDER BY version",
-            {row.id, number, canonical}, [&](const sql::Row& r) { others.push_back(r.GetInt(0)); }));
+        RETURN_IF_ERROR(
+            c.Query("SELECT version FROM model_versions WHERE model_id = ? AND version <> ? AND "
+                    "current_stage = ? ORDER BY version",
+                    {row.id, number, canonical},
+                    [&](const sql::Row& r) { others.push_back(r.GetInt(0)); }));
         for (int64_t other : others) {
-          RETURN_IF_ERROR(StatusOf(c.Execute(
-              "UPDATE model_versions SET current_stage = ?, last_updated_time = ? "
-              "WHERE model_id = ? AND version = ?",
-              {kStageArchived, now, row.id, other})));
+          RETURN_IF_ERROR(StatusOf(
+              c.Execute("UPDATE model_versions SET current_stage = ?, last_updated_time = ? "
+                        "WHERE model_id = ? AND version = ?",
+                        {kStageArchived, now, row.id, other})));
           RETURN_IF_ERROR(AppendEvent(c, row.id, row.name, other, "transition_stage", actor,
                                       OneField("current_stage", canonical),
                                       OneField("current_stage", std::string(kStageArchived))));
         }
       }
-      RETURN_IF_ERROR(StatusOf(c.Execute(
-          "UPDATE model_versions SET current_stage = ?, last_updated_time = ? "
-          "WHERE model_id = ? AND version = ?",
-          {canonical, now, row.id, number})));
+      RETURN_IF_ERROR(
+          StatusOf(c.Execute("UPDATE model_versions SET current_stage = ?, last_updated_time = ? "
+                             "WHERE model_id = ? AND version = ?",
+                             {canonical, now, row.id, number})));
       RETURN_IF_ERROR(StatusOf(c.Execute(
           "UPDATE registered_models SET last_updated_time = ? WHERE model_id = ?", {now, row.id})));
       std::string before = OneField("current_stage", mv.current_stage);
@@ -683,9 +685,9 @@ class RegistryServiceImpl final : public RegistryService {
       ASSIGN_OR_RETURN(std::optional<std::string> before,
                        TagValue(c, "model_version_tags", row.id, number, key));
       if (!before) return Status::Ok();
-      RETURN_IF_ERROR(StatusOf(c.Execute(
-          "DELETE FROM model_version_tags WHERE model_id = ? AND version = ? AND key = ?",
-          {row.id, number, key})));
+      RETURN_IF_ERROR(StatusOf(
+          c.Execute("DELETE FROM model_version_tags WHERE model_id = ? AND version = ? AND key = ?",
+                    {row.id, number, key})));
       return AppendEvent(c, row.id, row.name, number, "delete_model_version_tag", actor,
                          TagSnapshot({std::string(key), *before}), "");
     });
@@ -707,18 +709,16 @@ class RegistryServiceImpl final : public RegistryService {
       std::string where = uri.stage.empty() ? "" : " and stage '" + uri.stage + "'";
       return Err(NotFound("No versions of model with name '" + uri.name + "'" + where + " found"));
     }
-    return *std::max_element(latest.begin(), latest.end(),
-                             [](const ModelVersion& a, const ModelVersion& b) {
-                               return a.version < b.version;
-                             });
+    return *std::max_element(
+        latest.begin(), latest.end(),
+        [](const ModelVersion& a, const ModelVersion& b) { return a.version < b.version; });
   }
 
   Result<EventPage> ListEvents(const EventsRequest& req) override {
     RETURN_IF_ERROR(ValidateModelName(req.name));
     if (req.max_results < 1 || req.max_results > kEventsMax) {
-      return Err(InvalidArgument("max_results must be between 1 and " +
-                                 std::to_string(kEventsMax) + ", got " +
-                                 std::to_string(req.max_results)));
+      return Err(InvalidArgument("max_results must be between 1 and " + std::to_string(kEventsMax) +
+                                 ", got " + std::to_string(req.max_results)));
     }
     ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(req.page_token));
     std::string sql =
@@ -770,10 +770,10 @@ class RegistryServiceImpl final : public RegistryService {
 
   static Result<std::optional<ModelRow>> FindModel(sql::Connection& c, std::string_view name) {
     std::optional<ModelRow> row;
-    RETURN_IF_ERROR(c.Query(
-        "SELECT model_id, name, creation_time, last_updated_time, description "
-        "FROM registered_models WHERE name = ?",
-        {name}, [&](const sql::Row& r) { row = ReadModel(r); }));
+    RETURN_IF_ERROR(
+        c.Query("SELECT model_id, name, creation_time, last_updated_time, description "
+                "FROM registered_models WHERE name = ?",
+                {name}, [&](const sql::Row& r) { row = ReadModel(r); }));
     return row;
   }
 
@@ -845,11 +845,11 @@ class RegistryServiceImpl final : public RegistryService {
     m.creation_timestamp = row.creation_time;
     m.last_updated_timestamp = row.last_updated_time;
     m.description = row.description;
-    RETURN_IF_ERROR(c.Query(
-        "SELECT key, value FROM registered_model_tags WHERE model_id = ? ORDER BY key", {row.id},
-        [&](const sql::Row& r) {
-          m.tags.push_back(Tag{std::string(r.GetText(0)), std::string(r.GetText(1))});
-        }));
+    RETURN_IF_ERROR(
+        c.Query("SELECT key, value FROM registered_model_tags WHERE model_id = ? ORDER BY key",
+                {row.id}, [&](const sql::Row& r) {
+                  m.tags.push_back(Tag{std::string(r.GetText(0)), std::string(r.GetText(1))});
+                }));
     RETURN_IF_ERROR(c.Query(
         "SELECT alias, version FROM registered_model_aliases WHERE model_id = ? ORDER BY alias",
         {row.id}, [&](const sql::Row& r) {
@@ -871,9 +871,9 @@ class RegistryServiceImpl final : public RegistryService {
                                   " WHERE model_id = ? AND version = ? AND key = ?",
                               {model_id, *version, key}, read));
     } else {
-      RETURN_IF_ERROR(c.Query(
-          "SELECT value FROM " + std::string(table) + " WHERE model_id = ? AND key = ?",
-          {model_id, key}, read));
+      RETURN_IF_ERROR(
+          c.Query("SELECT value FROM " + std::string(table) + " WHERE model_id = ? AND key = ?",
+                  {model_id, key}, read));
     }
     return value;
   }
@@ -881,9 +881,9 @@ class RegistryServiceImpl final : public RegistryService {
   static Result<std::optional<int64_t>> AliasVersion(sql::Connection& c, int64_t model_id,
                                                      std::string_view alias) {
     std::optional<int64_t> version;
-    RETURN_IF_ERROR(c.Query(
-        "SELECT version FROM registered_model_aliases WHERE model_id = ? AND alias = ?",
-        {model_id, alias}, [&](const sql::Row& r) { version = r.GetInt(0); }));
+    RETURN_IF_ERROR(
+        c.Query("SELECT version FROM registered_model_aliases WHERE model_id = ? AND alias = ?",
+                {model_id, alias}, [&](const sql::Row& r) { version = r.GetInt(0); }));
     return version;
   }
 
@@ -962,8 +962,8 @@ class RegistryServiceImpl final : public RegistryService {
                                "'. No artifacts are stored there.");
       }
       if (copied.error().code() == ErrorCode::kInvalidParameterValue) {
-        return InvalidArgument("Invalid model version source: '" + std::string(raw_source) +
-                               "'. " + copied.error().message());
+        return InvalidArgument("Invalid model version source: '" + std::string(raw_source) + "'. " +
+                               copied.error().message());
       }
       return copied.error();
     }
@@ -1008,8 +1008,7 @@ Result<std::unique_ptr<RegistryService>> RegistryService::Open(sql::Database& db
                                                                tracking::TrackingService& tracking,
                                                                blob::ArtifactStore* artifacts) {
   RETURN_IF_ERROR(db.Migrate("registry", RegistryMigrations()));
-  return std::unique_ptr<RegistryService>(
-      new RegistryServiceImpl(db, clock, tracking, artifacts));
+  return std::unique_ptr<RegistryService>(new RegistryServiceImpl(db, clock, tracking, artifacts));
 }
 
 }  // namespace mlforge::registry

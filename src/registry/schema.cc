@@ -9,6 +9,7 @@ namespace {
 // taken with one UPDATE ... RETURNING, so concurrent creates get distinct
 // numbers on both backends, and deleted numbers are never handed out again.
 // registry_events is append-only: the code has no UPDATE or DELETE for it.
+// clang-format off
 #define MLFORGE_REGISTRY_V1(SERIAL_PK)                                                   \
   "CREATE TABLE registered_models ("                                                     \
   "  model_id " SERIAL_PK ","                                                            \
@@ -60,6 +61,7 @@ namespace {
   "  after_json TEXT NOT NULL);"                                                         \
   "CREATE INDEX registry_events_by_name ON registry_events (model_name);"                \
   "CREATE INDEX registry_events_by_model ON registry_events (model_id, event_id);"
+// clang-format on
 
 constexpr std::string_view kV1Sqlite = MLFORGE_REGISTRY_V1("INTEGER PRIMARY KEY AUTOINCREMENT");
 constexpr std::string_view kV1Postgres = MLFORGE_REGISTRY_V1("BIGSERIAL PRIMARY KEY");

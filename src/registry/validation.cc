@@ -32,7 +32,9 @@ bool IsAsciiAlnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 // Bytes >= 0x80 belong to UTF-8 letters, which Python's \w accepts.
-bool IsWordByte(char c) { return IsAsciiAlnum(c) || c == '_' || static_cast<unsigned char>(c) >= 0x80; }
+bool IsWordByte(char c) {
+  return IsAsciiAlnum(c) || c == '_' || static_cast<unsigned char>(c) >= 0x80;
+}
 
 Status LengthLimit(std::string_view what, size_t limit, std::string_view value) {
   size_t n = CodePoints(value);
@@ -82,7 +84,8 @@ Status ValidateAlias(std::string_view alias) {
   if (alias.size() >= 2 && (alias[0] == 'v' || alias[0] == 'V')) {
     bool digits = true;
     for (char c : alias.substr(1)) digits = digits && c >= '0' && c <= '9';
-    if (digits) return InvalidArgument("Version alias name '" + std::string(alias) + "' is reserved.");
+    if (digits)
+      return InvalidArgument("Version alias name '" + std::string(alias) + "' is reserved.");
   }
   return Status::Ok();
 }

@@ -1051,7 +1051,7 @@ Status CompileModelVersionComparison(const Comparison& c, SqlBuilder& b) {
         At(c.op_pos));
   }
   static constexpr std::initializer_list<Op> kRunIdOps = {Op::kEq, Op::kNe, Op::kLike, Op::kILike,
-                                                   Op::kIn};
+                                                          Op::kIn};
   if (!OneOf(c.op, key == "run_id" ? kRunIdOps : kStringOps)) {
     return InvalidComparator(c, "attribute", key == "run_id" ? kRunIdOps : kStringOps);
   }
@@ -1118,8 +1118,8 @@ Result<SqlFragment> CompileRegisteredModelOrderBy(std::span<const std::string> o
   SqlBuilder b(backend);
   std::set<std::string_view> columns;
   RETURN_IF_ERROR(CompileRegistryOrderTerms(
-      order_by, kKeys, "'['creation_timestamp', 'last_updated_timestamp', 'name', 'timestamp']'",
-      b, columns));
+      order_by, kKeys, "'['creation_timestamp', 'last_updated_timestamp', 'name', 'timestamp']'", b,
+      columns));
   if (!columns.contains("m.name")) {
     if (!b.empty()) b << ", ";
     b << TextSortExpr("m.name", backend) << " ASC";
@@ -1145,8 +1145,7 @@ Result<SqlFragment> CompileModelVersionOrderBy(std::span<const std::string> orde
   std::set<std::string_view> columns;
   RETURN_IF_ERROR(CompileRegistryOrderTerms(
       order_by.empty() ? std::span<const std::string>(kDefault) : order_by, kKeys,
-      "'['creation_timestamp', 'last_updated_timestamp', 'name', 'version_number']'", b,
-      columns));
+      "'['creation_timestamp', 'last_updated_timestamp', 'name', 'version_number']'", b, columns));
   if (!columns.contains("m.name")) b << ", " << TextSortExpr("m.name", backend) << " ASC";
   if (!columns.contains("v.version")) b << ", v.version DESC";
   return b.Take();

@@ -51,8 +51,9 @@ TEST(VersionSourceTest, AcceptsOnlyWhatTheServerStores) {
   EXPECT_EQ(model->kind, VersionSource::Kind::kModel);
 
   for (const char* bad :
-       {"/etc/passwd", "file:///etc/passwd", "http://127.0.0.1:5000/api/2.0/mlflow-artifacts/artifacts/x",
-        "s3://bucket/model", "runs:/abc/../../../etc", "runs:/abc/%2e%2e/x", "runs:/", "runs:abc/x",
+       {"/etc/passwd", "file:///etc/passwd",
+        "http://127.0.0.1:5000/api/2.0/mlflow-artifacts/artifacts/x", "s3://bucket/model",
+        "runs:/abc/../../../etc", "runs:/abc/%2e%2e/x", "runs:/", "runs:abc/x",
         "mlflow-artifacts:/0/../../etc", "mlflow-artifacts:/0/..%2f..%2fetc", "mlflow-artifacts:/",
         "mlflow-artifacts:/a\\..\\b", "C:\\models\\m", "relative/path", ""}) {
     auto r = ParseVersionSource(bad);

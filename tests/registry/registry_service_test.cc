@@ -56,7 +56,8 @@ class RegistryTest : public ::testing::TestWithParam<sql::Backend> {
     EXPECT_TRUE(run.has_value());
     const std::string root = "0/" + run->info.run_id + "/artifacts/model";
     if (!mlmodel.empty()) EXPECT_TRUE(artifacts_->Put(root + "/MLmodel", mlmodel).has_value());
-    EXPECT_TRUE(artifacts_->Put(root + "/data/weights.bin", "weights-" + run->info.run_id).has_value());
+    EXPECT_TRUE(
+        artifacts_->Put(root + "/data/weights.bin", "weights-" + run->info.run_id).has_value());
     return run->info.run_id;
   }
 
@@ -216,7 +217,8 @@ TEST_P(RegistryTest, PinnedFilesOutliveTheRunAndShareItsBytes) {
   EXPECT_EQ(source_st.st_ino, pinned_st.st_ino);
 
   // Overwriting, then deleting the run's files and the run leaves the version intact.
-  ASSERT_TRUE(artifacts_->Put("0/" + run + "/artifacts/model/data/weights.bin", "changed").has_value());
+  ASSERT_TRUE(
+      artifacts_->Put("0/" + run + "/artifacts/model/data/weights.bin", "changed").has_value());
   ASSERT_OK(artifacts_->Delete("0/" + run + "/artifacts"));
   ASSERT_OK(tracking_->DeleteRun(run));
   EXPECT_EQ(*artifacts_->Read(v->storage_path + "/data/weights.bin"), "weights-" + run);
@@ -308,7 +310,8 @@ TEST_P(RegistryTest, StagesAndLatestVersions) {
   ASSERT_TRUE(latest.has_value());
   std::vector<std::pair<std::string, int64_t>> got;
   for (const auto& v : *latest) got.emplace_back(v.current_stage, v.version);
-  std::vector<std::pair<std::string, int64_t>> want = {{"Archived", 1}, {"Staging", 2}, {"None", 3}};
+  std::vector<std::pair<std::string, int64_t>> want = {
+      {"Archived", 1}, {"Staging", 2}, {"None", 3}};
   EXPECT_EQ(got, want);
   std::vector<std::string> stages = {"staging"};
   auto only = reg_->GetLatestVersions("m", stages);
@@ -375,8 +378,8 @@ TEST_P(RegistryTest, SearchFiltersOrderAndPages) {
   too_many.max_results = kSearchModelsMax + 1;
   EXPECT_EQ(reg_->SearchRegisteredModels(too_many).error().code(),
             ErrorCode::kInvalidParameterValue);
-  for (const char* bad : {"bogus = 'x'", "name > 'a'", "name = 3", "name IN ('a')",
-                          "metrics.x = 1", "name = 'a' OR name = 'b'", "name = 'a"}) {
+  for (const char* bad : {"bogus = 'x'", "name > 'a'", "name = 3", "name IN ('a')", "metrics.x = 1",
+                          "name = 'a' OR name = 'b'", "name = 'a"}) {
     SearchRequest r;
     r.filter = bad;
     EXPECT_EQ(reg_->SearchRegisteredModels(r).error().code(), ErrorCode::kInvalidParameterValue)
