@@ -69,7 +69,10 @@ constexpr std::string_view kV1Postgres = MLFORGE_REGISTRY_V1("BIGSERIAL PRIMARY 
 #undef MLFORGE_REGISTRY_V1
 
 constexpr sql::Migration kMigrations[] = {
-    {.version = 1, .name = "registry tables", .sql = {}, .sqlite = kV1Sqlite,
+    {.version = 1,
+     .name = "registry tables",
+     .sql = {},
+     .sqlite = kV1Sqlite,
      .postgres = kV1Postgres},
 };
 
