@@ -245,7 +245,7 @@ TEST_P(RegistryTest, SourcesMustBeStoredModelPackages) {
     EXPECT_NE(v.error().message().find(why), std::string::npos) << v.error().message();
   };
   expect_invalid("runs:/" + bare + "/model", "", "no MLmodel file");
-  expect_invalid("/tmp/model", "", "only accepts sources stored by this server");
+  expect_invalid("/srv/models/m", "", "only accepts sources stored by this server");
   expect_invalid("file:///etc", run, "only accepts sources");
   expect_invalid("s3://bucket/m", "", "only accepts sources");
   expect_invalid("runs:/" + run + "/../../../etc", "", "Invalid model version source");
