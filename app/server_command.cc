@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "blob/blob.h"
 #include "http/http.h"
+#include "registry/registry.h"
 #include "sql/sql.h"
 #include "tracking/tracking.h"
 
@@ -67,12 +68,16 @@ int RunServer(const ServerConfig& config) {
     if (!opened) return Fail("cannot open artifact store " + artifacts_dir.string(), opened.error());
     artifacts = std::move(*opened);
   }
+  auto registry =
+      registry::RegistryService::Open(**db, SystemClock::Get(), **tracking, artifacts.get());
+  if (!registry) return Fail("cannot initialise the model registry", registry.error());
 
   http::Router router;
   api::MlflowContext context;
   context.tracking = tracking->get();
   context.artifacts = artifacts.get();
   context.serve_artifacts = config.serve_artifacts;
+  context.registry = registry->get();
   context.version = kMlflowCompatibleVersion;
   api::RegisterMlflowRoutes(router, context);
 
@@ -113,6 +118,10 @@ int RunDbUpgrade(const std::string& backend_store_uri) {
   if (!tracking) return Fail("migration failed", tracking.error());
   auto version = (*db)->SchemaVersion("tracking");
   std::printf("tracking schema at version %d\n", version ? *version : -1);
+  auto registry = registry::RegistryService::Open(**db, SystemClock::Get(), **tracking, nullptr);
+  if (!registry) return Fail("migration failed", registry.error());
+  auto registry_version = (*db)->SchemaVersion("registry");
+  std::printf("registry schema at version %d\n", registry_version ? *registry_version : -1);
   return 0;
 }
 

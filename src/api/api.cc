@@ -8,6 +8,7 @@ namespace mlforge::api {
 void RegisterMlflowRoutes(http::Router& router, const MlflowContext& context) {
   RegisterTrackingRoutes(router, context);
   RegisterArtifactRoutes(router, context);
+  RegisterRegistryRoutes(router, context);
   router.Add(http::Method::kGet, "/health", [](http::Request&, http::Response& response) {
     response.content_type = "text/plain";
     response.body = "OK";

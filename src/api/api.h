@@ -14,6 +14,9 @@ class TrackingService;
 namespace blob {
 class ArtifactStore;
 }
+namespace registry {
+class RegistryService;
+}
 }  // namespace mlforge
 
 namespace mlforge::api {
@@ -22,12 +25,15 @@ struct MlflowContext {
   tracking::TrackingService* tracking = nullptr;  // required
   blob::ArtifactStore* artifacts = nullptr;       // required when serve_artifacts
   bool serve_artifacts = true;
+  // Optional: without it the model-registry routes are not served.
+  registry::RegistryService* registry = nullptr;
   std::string version;  // reported by /version (an MLflow-compatible version string)
 };
 
 // Registers the MLflow tracking REST API under /api/2.0/mlflow/ and
 // /ajax-api/2.0/mlflow/, the artifact proxy under /api/2.0/mlflow-artifacts/,
-// /get-artifact, /health and /version. The context's services must outlive
+// /get-artifact, /health and /version; with a registry also the model
+// registry API (docs/registry.md). The context's services must outlive
 // the router's server.
 void RegisterMlflowRoutes(http::Router& router, const MlflowContext& context);
 

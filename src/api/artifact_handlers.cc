@@ -12,6 +12,7 @@
 #include "api/mlflow_request.h"
 #include "blob/blob.h"
 #include "http/http.h"
+#include "registry/registry.h"
 #include "tracking/tracking.h"
 
 namespace mlforge::api {
@@ -51,9 +52,18 @@ Status Download(blob::ArtifactStore& store, http::Request& request, http::Respon
   return Status::Ok();
 }
 
+// Pinned model versions are the registry's: no client may change them.
+Status RefuseRegistryWrite(std::string_view path) {
+  if (!IsRegistryArtifactPath(path)) return Status::Ok();
+  return Status(ErrorCode::kPermissionDenied,
+                "Artifacts under '" + std::string(registry::kArtifactPrefix) +
+                    "/' are model versions pinned by the model registry and are read-only.");
+}
+
 Status Upload(blob::ArtifactStore& store, http::Request& request, http::Response& response) {
   // Any Content-Type: the Python client sends the file's guessed mime type.
   ASSIGN_OR_RETURN(std::string path, blob::NormalizeRelativePath(PathParamOrEmpty(request)));
+  RETURN_IF_ERROR(RefuseRegistryWrite(path));
   if (request.body_file.empty()) {
     ASSIGN_OR_RETURN(blob::FileInfo info, store.Put(path, request.body));
     (void)info;
@@ -68,6 +78,7 @@ Status Upload(blob::ArtifactStore& store, http::Request& request, http::Response
 
 Status Delete(blob::ArtifactStore& store, http::Request& request, http::Response& response) {
   ASSIGN_OR_RETURN(std::string path, blob::NormalizeRelativePath(PathParamOrEmpty(request)));
+  RETURN_IF_ERROR(RefuseRegistryWrite(path));
   Status s = store.Delete(path);
   // MLflow's local repository deletes only what exists: a missing path is fine.
   if (!s.ok() && s.code() != ErrorCode::kResourceDoesNotExist) return s;
@@ -137,6 +148,10 @@ Status GetArtifact(const MlflowContext& context, http::Request& request, http::R
 }
 
 }  // namespace
+
+void SendArtifactFile(http::Response& response, std::filesystem::path file, std::string_view path) {
+  SendArtifact(response, std::move(file), path);
+}
 
 std::string JoinArtifactPath(std::string_view dir, std::string_view path) {
   if (dir.empty()) return std::string(path);

@@ -1,6 +1,7 @@
 // Route registration of the MLflow handlers (private to src/api).
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -9,6 +10,7 @@
 
 namespace mlforge::http {
 class Router;
+struct Response;
 }
 
 namespace mlforge::api {
@@ -32,5 +34,17 @@ Result<std::string> RunArtifactRoot(std::string_view artifact_uri);
 
 // Joins a normalized directory and a normalized relative path ("" = the dir).
 std::string JoinArtifactPath(std::string_view dir, std::string_view path);
+
+// The model registry API under both prefixes, mlforge's registry audit log
+// and /model-versions/get-artifact (registry_handlers.cc). Nothing when the
+// context has no registry.
+void RegisterRegistryRoutes(http::Router& router, const MlflowContext& context);
+
+// True for a normalized store path inside the registry's pinned copies,
+// which the artifact proxy never writes or deletes.
+bool IsRegistryArtifactPath(std::string_view normalized_path);
+
+// Streams a store file with MLflow's download headers (artifact_handlers.cc).
+void SendArtifactFile(http::Response& response, std::filesystem::path file, std::string_view path);
 
 }  // namespace mlforge::api

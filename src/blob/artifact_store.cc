@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -182,6 +183,7 @@ class ArtifactStoreImpl final : public ArtifactStore {
 
   Result<std::vector<FileInfo>> List(std::string_view dir) const override;
   Status Delete(std::string_view path) override;
+  Result<int64_t> CopyTree(std::string_view from, std::string_view to) override;
 
  private:
   // Opens the directory named by `segments` below views/, creating missing
@@ -197,6 +199,10 @@ class ArtifactStoreImpl final : public ArtifactStore {
   // A new name in tmp/ for the object's bytes: a hard link, else a copy.
   Result<TempFile> MakeViewTemp(std::string_view sha);
   Status TryDelete(const std::string& normalized, const std::vector<std::string>& segments);
+  // CopyTree's steps: one regular file (the entry `name` of src_dir_fd), and
+  // one directory with everything below it.
+  Status CopyFileTo(int src_dir_fd, const std::string& name, const std::string& dest);
+  Status CopyDirTo(int src_dir_fd, const std::string& dest, int64_t& copied);
 
   const std::unique_ptr<BlobStoreImpl> blobs_;
   const UniqueFd views_fd_;
@@ -431,7 +437,158 @@ Status ArtifactStoreImpl::Delete(std::string_view path) {
   return status;
 }
 
+Status ArtifactStoreImpl::CopyFileTo(int src_dir_fd, const std::string& name,
+                                     const std::string& dest) {
+  // A new name in tmp/ for the source's inode: the view already is a name of
+  // its object, so this shares the object without reading it.
+  std::optional<TempFile> temp;
+  for (int attempt = 0; attempt < 16 && !temp; ++attempt) {
+    std::string temp_name = blobs_->NewTempName();
+    if (::linkat(src_dir_fd, name.c_str(), blobs_->tmp_fd(), temp_name.c_str(), 0) == 0) {
+      temp.emplace(blobs_->tmp_fd(), std::move(temp_name), UniqueFd());
+      break;
+    }
+    int err = errno;
+    if (err == EEXIST) continue;
+    if (err == ENOENT) return Status::Ok();  // deleted meanwhile: nothing to copy
+    if (err == EXDEV || err == EPERM || err == EMLINK || err == EOPNOTSUPP) break;
+    return ErrnoStatus("cannot link artifact", err);
+  }
+  if (!temp) {
+    UniqueFd source(
+        ::openat(src_dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!source.valid()) {
+      if (errno == ENOENT || errno == ELOOP) return Status::Ok();  // changed meanwhile: skip
+      return ErrnoStatus("cannot open artifact", errno);
+    }
+    struct stat st;
+    if (::fstat(source.get(), &st) != 0) return ErrnoStatus("cannot stat artifact", errno);
+    if (!S_ISREG(st.st_mode)) return Status::Ok();
+    ASSIGN_OR_RETURN(TempFile copy, blobs_->CreateTempFile());
+    ASSIGN_OR_RETURN(int64_t bytes, CopyAndHash(source.get(), copy.fd(), nullptr));
+    (void)bytes;
+    temp.emplace(std::move(copy));
+  }
+  // linkat() names what the entry is now: a symlink swapped in after the
+  // listing must not become a view.
+  struct stat linked;
+  if (StatNoFollow(blobs_->tmp_fd(), temp->name().c_str(), &linked) != 0) {
+    return ErrnoStatus("cannot stat new artifact", errno);
+  }
+  if (!S_ISREG(linked.st_mode)) return Status::Ok();
+
+  ASSIGN_OR_RETURN(std::vector<std::string> segments, SplitPath(dest));
+  for (int attempt = 0; attempt < kMaxRaceRetries; ++attempt) {
+    ASSIGN_OR_RETURN(UniqueFd parent,
+                     OpenDir(std::span(segments).first(segments.size() - 1), true, dest));
+    const std::string& leaf = segments.back();
+    struct stat st;
+    int err = StatNoFollow(parent.get(), leaf.c_str(), &st);
+    if (err == 0 && S_ISLNK(st.st_mode)) return SymlinkRefused(dest, dest);
+    if (err == 0 && S_ISDIR(st.st_mode)) {
+      return InvalidArgument(
+          fmt::format("Cannot write artifact '{}': it is a directory", EchoForMessage(dest)));
+    }
+    if (::renameat(blobs_->tmp_fd(), temp->name().c_str(), parent.get(), leaf.c_str()) == 0) {
+      return Status::Ok();  // the temp name is unlinked by ~TempFile (see TryLinkView)
+    }
+    err = errno;
+    if (err != ENOENT) return ErrnoStatus("cannot write artifact", err);
+    // The parent was deleted under us: open it again.
+  }
+  return Raced(dest);
+}
+
+Status ArtifactStoreImpl::CopyDirTo(int src_dir_fd, const std::string& dest, int64_t& copied) {
+  ASSIGN_OR_RETURN(std::vector<std::string> segments, SplitPath(dest));
+  // The destination directory exists afterwards even when the source is empty.
+  ASSIGN_OR_RETURN(UniqueFd made, OpenDir(segments, true, dest));
+  (void)made;
+  ASSIGN_OR_RETURN(std::vector<DirEntry> entries, ReadEntries(src_dir_fd));
+  for (const DirEntry& entry : entries) {
+    std::string child = dest + "/" + entry.name;
+    // Only names a client could address are copied (as List shows them).
+    auto check = NormalizeRelativePath(child);
+    if (!check.has_value() || *check != child) continue;
+    if (S_ISDIR(entry.st.st_mode)) {
+      UniqueFd sub(::openat(src_dir_fd, entry.name.c_str(),
+                            O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!sub.valid()) {
+        if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) continue;  // changed meanwhile
+        return ErrnoStatus("cannot open artifact directory", errno);
+      }
+      RETURN_IF_ERROR(CopyDirTo(sub.get(), child, copied));
+    } else if (S_ISREG(entry.st.st_mode)) {
+      RETURN_IF_ERROR(CopyFileTo(src_dir_fd, entry.name, child));
+      ++copied;
+    }
+  }
+  return Status::Ok();
+}
+
+// Both paths normalized and non-empty, neither inside the other.
+Result<std::pair<std::string, std::string>> CheckCopyPaths(std::string_view from,
+                                                           std::string_view to) {
+  ASSIGN_OR_RETURN(std::string source, NormalizeRelativePath(from));
+  ASSIGN_OR_RETURN(std::string dest, NormalizeRelativePath(to));
+  if (source == dest || dest.starts_with(source + "/") || source.starts_with(dest + "/")) {
+    return Err(
+        InvalidArgument(fmt::format("Cannot copy artifacts '{}' to '{}': one contains the other",
+                                    EchoForMessage(source), EchoForMessage(dest))));
+  }
+  return std::make_pair(std::move(source), std::move(dest));
+}
+
+Result<int64_t> ArtifactStoreImpl::CopyTree(std::string_view from, std::string_view to) {
+  ASSIGN_OR_RETURN(auto paths, CheckCopyPaths(from, to));
+  const auto& [source, dest] = paths;
+  ASSIGN_OR_RETURN(std::vector<std::string> segments, SplitPath(source));
+  ASSIGN_OR_RETURN(UniqueFd parent,
+                   OpenDir(std::span(segments).first(segments.size() - 1), false, source));
+  const std::string& leaf = segments.back();
+  struct stat st;
+  int err = StatNoFollow(parent.get(), leaf.c_str(), &st);
+  if (err == ENOENT) return Err(ArtifactNotFound(source));
+  if (err != 0) return Err(ErrnoStatus("cannot stat artifact", err));
+  if (S_ISLNK(st.st_mode)) return Err(SymlinkRefused(source, source));
+  int64_t copied = 0;
+  if (S_ISREG(st.st_mode)) {
+    RETURN_IF_ERROR(CopyFileTo(parent.get(), leaf, dest));
+    return int64_t{1};
+  }
+  if (!S_ISDIR(st.st_mode)) return Err(ArtifactNotFound(source));
+  UniqueFd dir(
+      ::openat(parent.get(), leaf.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid()) {
+    if (errno == ENOENT) return Err(ArtifactNotFound(source));
+    if (errno == ELOOP || errno == ENOTDIR) return Err(Raced(source));
+    return Err(ErrnoStatus("cannot open artifact directory", errno));
+  }
+  RETURN_IF_ERROR(CopyDirTo(dir.get(), dest, copied));
+  return copied;
+}
+
 }  // namespace
+
+Result<int64_t> ArtifactStore::CopyTree(std::string_view from, std::string_view to) {
+  ASSIGN_OR_RETURN(auto paths, CheckCopyPaths(from, to));
+  const auto& [source, dest] = paths;
+  if (auto file = Read(source); file.has_value()) {
+    RETURN_IF_ERROR(StatusOf(Put(dest, *file)));
+    return int64_t{1};
+  }
+  ASSIGN_OR_RETURN(std::vector<FileInfo> children, List(source));
+  if (children.empty()) {
+    return Err(NotFound(fmt::format("Artifact '{}' does not exist", EchoForMessage(source))));
+  }
+  int64_t copied = 0;
+  for (const FileInfo& child : children) {
+    std::string_view rest = std::string_view(child.path).substr(source.size() + 1);
+    ASSIGN_OR_RETURN(int64_t n, CopyTree(child.path, dest + "/" + std::string(rest)));
+    copied += n;
+  }
+  return copied;
+}
 
 Result<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(const fs::path& root) {
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStoreImpl> blobs, BlobStoreImpl::Open(root));

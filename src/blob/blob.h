@@ -125,6 +125,17 @@ class ArtifactStore {
   // Removes a file or a whole directory; kResourceDoesNotExist if absent.
   // The root itself ("") cannot be deleted. Objects stay (GC: docs/blob.md).
   virtual Status Delete(std::string_view path) = 0;
+  // Makes `to` a copy of the file or directory tree at `from` without copying
+  // data: every file of the copy is another name (hard link) for the same
+  // stored bytes, or a byte copy where links are impossible. Later changes
+  // to either tree do not affect the other (views are only ever replaced,
+  // never written in place). Existing files under `to` are replaced, others
+  // kept. Symlinks and special files in the source are skipped, never
+  // followed. Returns the number of files copied. Errors:
+  // kResourceDoesNotExist (`from` absent), kInvalidParameterValue (a path is
+  // empty, or one contains the other). The default, for test doubles, copies
+  // through List/Read/Put.
+  virtual Result<int64_t> CopyTree(std::string_view from, std::string_view to);
 };
 
 }  // namespace mlforge::blob

@@ -975,7 +975,204 @@ std::string OrderWhere(std::string_view clause) {
   return " in order_by clause " + Quoted(clause, kMaxEchoedInput);
 }
 
+// ---------------------------------------------------------------------------
+// Model registry.
+
+enum class RegistryEntity { kAttribute, kTag };
+
+Result<RegistryEntity> ResolveRegistryEntity(const Identifier& id, const std::string& where) {
+  if (!id.has_prefix || id.prefix == "attribute") return RegistryEntity::kAttribute;
+  if (id.prefix == "tag" || id.prefix == "tags") return RegistryEntity::kTag;
+  return Err(InvalidArgument("Invalid entity type " + Quoted(id.prefix) +
+                             ". Valid entity types are ('attribute', 'tag', 'tags')" + where));
+}
+
+// EXISTS over a registry tag table; `owner` correlates it with the outer row.
+Status CompileRegistryTag(const Comparison& c, std::string_view table, std::string_view owner,
+                          SqlBuilder& b) {
+  if (!OneOf(c.op, kStringOps)) return InvalidComparator(c, "tag", kStringOps);
+  RETURN_IF_ERROR(ExpectString(c, "tag"));
+  const std::string t = b.Alias("t");
+  b << "EXISTS (SELECT 1 FROM " << table << " " << t << " WHERE " << t << ".model_id = m.model_id";
+  if (!owner.empty()) b << " AND " << t << ".version = " << owner;
+  b << " AND " << t << ".key = ";
+  b.Bind(c.ident.key);
+  b << " AND ";
+  AppendStringCompare(b, t + ".value", c.op, c.value);
+  b << ")";
+  return Status::Ok();
+}
+
+Status CompileRegisteredModelComparison(const Comparison& c, SqlBuilder& b) {
+  const std::string where = At(c.ident.pos);
+  ASSIGN_OR_RETURN(RegistryEntity entity, ResolveRegistryEntity(c.ident, where));
+  if (entity == RegistryEntity::kTag) {
+    return CompileRegistryTag(c, "registered_model_tags", "", b);
+  }
+  if (c.ident.key != "name") {
+    return InvalidArgument("Invalid attribute key " + Quoted(c.ident.key) +
+                           " specified. Valid keys are '{'name'}'" + where);
+  }
+  if (c.value.kind == ValueKind::kList) {
+    return InvalidArgument(
+        "Only the 'run_id' attribute supports comparison with a list of quoted string values." +
+        At(c.op_pos));
+  }
+  if (!OneOf(c.op, kStringOps)) return InvalidComparator(c, "attribute", kStringOps);
+  RETURN_IF_ERROR(ExpectString(c, "attributes"));
+  AppendStringCompare(b, "m.name", c.op, c.value);
+  return Status::Ok();
+}
+
+Status CompileModelVersionComparison(const Comparison& c, SqlBuilder& b) {
+  const std::string where = At(c.ident.pos);
+  ASSIGN_OR_RETURN(RegistryEntity entity, ResolveRegistryEntity(c.ident, where));
+  if (entity == RegistryEntity::kTag) {
+    return CompileRegistryTag(c, "model_version_tags", "v.version", b);
+  }
+  const std::string& key = c.ident.key;
+  if (key == "version_number") {
+    if (c.value.kind == ValueKind::kString) {
+      // MLflow's SQL store compares a quoted number with the integer column too.
+      int64_t n = 0;
+      const char* first = c.value.text.data();
+      const char* last = first + c.value.text.size();
+      auto [ptr, ec] = std::from_chars(first, last, n);
+      if (ec != std::errc() || ptr != last || c.value.text.empty()) {
+        return InvalidArgument("Expected an integer value for version_number. Found " +
+                               Quoted(c.value.text) + At(c.value.pos));
+      }
+      if (!OneOf(c.op, kNumericOps)) return InvalidComparator(c, "attribute", kNumericOps);
+      b << "v.version" << SqlOp(c.op);
+      b.Bind(n);
+      return Status::Ok();
+    }
+    return CompileNumericAttribute(c, "version_number", "v.version", b);
+  }
+  std::string_view column;
+  if (key == "name") {
+    column = "m.name";
+  } else if (key == "run_id") {
+    column = "v.run_id";
+  } else if (key == "source_path") {
+    column = "v.source";
+  } else {
+    return InvalidArgument("Invalid attribute key " + Quoted(key) +
+                           " specified. Valid keys are "
+                           "'['name', 'run_id', 'source_path', 'version_number']'" +
+                           where);
+  }
+  if (c.value.kind == ValueKind::kNumber) {
+    return InvalidArgument(
+        "Only the '{'creation_timestamp', 'last_updated_timestamp', 'version_number'}' "
+        "attributes support comparison with numeric values." +
+        At(c.value.pos));
+  }
+  if ((c.op == Op::kIn || c.op == Op::kNotIn) && key != "run_id") {
+    return InvalidArgument(
+        "Only the 'run_id' attribute supports comparison with a list of quoted string values." +
+        At(c.op_pos));
+  }
+  static constexpr std::initializer_list<Op> kRunIdOps = {Op::kEq, Op::kNe, Op::kLike, Op::kILike,
+                                                          Op::kIn};
+  if (!OneOf(c.op, key == "run_id" ? kRunIdOps : kStringOps)) {
+    return InvalidComparator(c, "attribute", key == "run_id" ? kRunIdOps : kStringOps);
+  }
+  RETURN_IF_ERROR(ExpectString(c, "attributes"));
+  AppendStringCompare(b, column, c.op, c.value);
+  return Status::Ok();
+}
+
+struct RegistryOrderKey {
+  std::string_view name;    // as the user writes it
+  std::string_view column;  // what it sorts
+  bool text;
+};
+
+// Shared by both registry order_by compilers: parses each clause, maps it
+// through `keys`, refuses duplicates (two spellings of one column too).
+Status CompileRegistryOrderTerms(std::span<const std::string> order_by,
+                                 std::span<const RegistryOrderKey> keys, std::string_view valid,
+                                 SqlBuilder& b, std::set<std::string_view>& columns) {
+  if (order_by.size() > kMaxOrderByKeys) {
+    return InvalidArgument("order_by has more than " + std::to_string(kMaxOrderByKeys) +
+                           " entries");
+  }
+  for (const std::string& clause : order_by) {
+    Parser parser(clause, "order_by clause");
+    ASSIGN_OR_RETURN(OrderTerm term, parser.ParseOrderBy());
+    const std::string where = OrderWhere(clause);
+    if (term.ident.has_prefix && term.ident.prefix != "attribute") {
+      return InvalidArgument("Invalid order_by entity: " + Quoted(term.ident.prefix) + where);
+    }
+    const RegistryOrderKey* key = nullptr;
+    for (const RegistryOrderKey& k : keys) {
+      if (k.name == term.ident.key) key = &k;
+    }
+    if (key == nullptr) {
+      return InvalidArgument("Invalid order by key " + Quoted(term.ident.key) +
+                             " specified. Valid keys are " + std::string(valid) + where);
+    }
+    if (!columns.insert(key->column).second) {
+      return InvalidArgument("`order_by` contains duplicate fields: " +
+                             Quoted(clause, kMaxEchoedInput));
+    }
+    if (!b.empty()) b << ", ";
+    b << (key->text ? TextSortExpr(key->column, b.backend()) : std::string(key->column))
+      << (term.ascending ? " ASC" : " DESC");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+Result<SqlFragment> CompileRegisteredModelFilter(std::string_view filter, sql::Backend backend) {
+  return CompileFilter(filter, backend, CompileRegisteredModelComparison);
+}
+
+Result<SqlFragment> CompileRegisteredModelOrderBy(std::span<const std::string> order_by,
+                                                  sql::Backend backend) {
+  static constexpr RegistryOrderKey kKeys[] = {
+      {"name", "m.name", true},
+      {"timestamp", "m.last_updated_time", false},
+      {"last_updated_timestamp", "m.last_updated_time", false},
+      {"creation_timestamp", "m.creation_time", false},
+  };
+  SqlBuilder b(backend);
+  std::set<std::string_view> columns;
+  RETURN_IF_ERROR(CompileRegistryOrderTerms(
+      order_by, kKeys, "'['creation_timestamp', 'last_updated_timestamp', 'name', 'timestamp']'", b,
+      columns));
+  if (!columns.contains("m.name")) {
+    if (!b.empty()) b << ", ";
+    b << TextSortExpr("m.name", backend) << " ASC";
+  }
+  return b.Take();
+}
+
+Result<SqlFragment> CompileModelVersionFilter(std::string_view filter, sql::Backend backend) {
+  return CompileFilter(filter, backend, CompileModelVersionComparison);
+}
+
+Result<SqlFragment> CompileModelVersionOrderBy(std::span<const std::string> order_by,
+                                               sql::Backend backend) {
+  static constexpr RegistryOrderKey kKeys[] = {
+      {"name", "m.name", true},
+      {"version_number", "v.version", false},
+      {"creation_timestamp", "v.creation_time", false},
+      {"last_updated_timestamp", "v.last_updated_time", false},
+  };
+  static const std::vector<std::string> kDefault = {"last_updated_timestamp DESC", "name ASC",
+                                                    "version_number DESC"};
+  SqlBuilder b(backend);
+  std::set<std::string_view> columns;
+  RETURN_IF_ERROR(CompileRegistryOrderTerms(
+      order_by.empty() ? std::span<const std::string>(kDefault) : order_by, kKeys,
+      "'['creation_timestamp', 'last_updated_timestamp', 'name', 'version_number']'", b, columns));
+  if (!columns.contains("m.name")) b << ", " << TextSortExpr("m.name", backend) << " ASC";
+  if (!columns.contains("v.version")) b << ", v.version DESC";
+  return b.Take();
+}
 
 std::vector<sql::Param> BindParams(const std::vector<SqlValue>& values) {
   std::vector<sql::Param> out;

@@ -79,4 +79,27 @@ Result<SqlFragment> CompileExperimentFilter(std::string_view filter, sql::Backen
 Result<SqlFragment> CompileExperimentOrderBy(std::span<const std::string> order_by,
                                              sql::Backend backend);
 
+// The model registry's grammar (MLflow 2.12's SearchModelUtils,
+// SearchModelVersionUtils and its SQL store). It lives here to share the
+// parser; the tables are the registry's (src/registry/schema.cc).
+
+// Registered models aliased "m" (registered_models; tags in
+// registered_model_tags(model_id, key, value)): `name` and `tags.<key>`, each
+// with = != LIKE ILIKE; prefixes: none, attribute, tag, tags.
+Result<SqlFragment> CompileRegisteredModelFilter(std::string_view filter, sql::Backend backend);
+// ORDER BY body for "m": name, timestamp (= last_updated_timestamp),
+// creation_timestamp, then "m.name ASC" unless name was given.
+Result<SqlFragment> CompileRegisteredModelOrderBy(std::span<const std::string> order_by,
+                                                  sql::Backend backend);
+// Model versions aliased "v" (model_versions; tags in
+// model_version_tags(model_id, version, key, value)) joined with their model
+// "m": `name`, `run_id` (also IN), `source_path` (= != LIKE ILIKE),
+// `version_number` (numeric comparators) and `tags.<key>`.
+Result<SqlFragment> CompileModelVersionFilter(std::string_view filter, sql::Backend backend);
+// ORDER BY body: name, version_number, creation_timestamp,
+// last_updated_timestamp; empty = MLflow's default "last_updated_timestamp
+// DESC, name ASC, version_number DESC"; tie-breakers name ASC, version DESC.
+Result<SqlFragment> CompileModelVersionOrderBy(std::span<const std::string> order_by,
+                                               sql::Backend backend);
+
 }  // namespace mlforge::tracking

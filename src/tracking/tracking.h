@@ -40,6 +40,10 @@ inline constexpr int kMaxResultsMetricHistory = 100'000'000;
 
 enum class ViewType { kActiveOnly, kDeletedOnly, kAll };
 
+// MLflow's rule for tag keys (_validate_tag_name: characters, no aliasing as
+// a path) and the 250-character key limit; shared with the registry's tags.
+Status ValidateTagKey(std::string_view key);
+
 struct Tag {
   std::string key;
   std::string value;

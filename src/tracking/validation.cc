@@ -65,6 +65,8 @@ Status ValidateEntityKey(std::string_view kind, std::string_view key) {
   return Status::Ok();
 }
 
+Status ValidateTagKey(std::string_view key) { return ValidateEntityKey("tag", key); }
+
 size_t CodePoints(std::string_view utf8) {
   size_t n = 0;
   for (char c : utf8) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;

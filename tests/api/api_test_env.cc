@@ -27,12 +27,20 @@ ApiTestEnv::ApiTestEnv(EnvOptions options) : ids_(MakeSequentialIdGenerator(42))
     return;
   }
   artifacts_ = std::move(*artifacts);
+  auto registry = registry::RegistryService::Open(
+      *db_, clock_, *tracking_, options.serve_artifacts ? artifacts_.get() : nullptr);
+  if (!registry) {
+    error_ = "registry: " + registry.error().ToString();
+    return;
+  }
+  registry_ = std::move(*registry);
 
   http::Router router;
   MlflowContext context;
   context.tracking = tracking_.get();
   context.artifacts = options.serve_artifacts ? artifacts_.get() : nullptr;
   context.serve_artifacts = options.serve_artifacts;
+  context.registry = registry_.get();
   context.version = options.version;
   RegisterMlflowRoutes(router, context);
 

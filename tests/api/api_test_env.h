@@ -17,6 +17,7 @@
 #include "base/json.h"
 #include "blob/blob.h"
 #include "http/http.h"
+#include "registry/registry.h"
 #include "sql/sql.h"
 #include "support/temp_dir.h"
 #include "tracking/tracking.h"
@@ -61,6 +62,7 @@ class ApiTestEnv {
   std::unique_ptr<sql::Database> db_;
   std::unique_ptr<tracking::TrackingService> tracking_;
   std::unique_ptr<blob::ArtifactStore> artifacts_;
+  std::unique_ptr<registry::RegistryService> registry_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<http::Client> client_;
   std::string error_;

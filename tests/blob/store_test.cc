@@ -712,5 +712,49 @@ TEST_F(ArtifactStoreTest, ConcurrentPutAndDeleteStayConsistent) {
   EXPECT_EQ(*store_->Read("d/s0/f0"), "final");
 }
 
+TEST_F(ArtifactStoreTest, CopyTreeSharesBytesAndStaysIndependent) {
+  ASSERT_TRUE(store_->Put("run/model/MLmodel", "flavors: {}").has_value());
+  ASSERT_TRUE(store_->Put("run/model/data/w.bin", "weights").has_value());
+  ASSERT_TRUE(store_->Put("run/model/data/empty", "").has_value());
+  auto copied = store_->CopyTree("run/model", "pinned/1");
+  ASSERT_TRUE(copied.has_value()) << copied.error().ToString();
+  EXPECT_EQ(*copied, 3);
+  EXPECT_EQ(*store_->Read("pinned/1/data/w.bin"), "weights");
+  EXPECT_EQ(*store_->Read("pinned/1/data/empty"), "");
+  // Same inode: no bytes were copied.
+  struct stat a, b;
+  ASSERT_EQ(::stat(store_->Resolve("run/model/data/w.bin")->c_str(), &a), 0);
+  ASSERT_EQ(::stat(store_->Resolve("pinned/1/data/w.bin")->c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  // Replacing or deleting the source leaves the copy as it was.
+  ASSERT_TRUE(store_->Put("run/model/data/w.bin", "changed").has_value());
+  ASSERT_TRUE(store_->Delete("run").ok());
+  EXPECT_EQ(*store_->Read("pinned/1/data/w.bin"), "weights");
+  EXPECT_EQ(*store_->Read("pinned/1/MLmodel"), "flavors: {}");
+  // A single file copies too.
+  EXPECT_EQ(*store_->CopyTree("pinned/1/MLmodel", "single/MLmodel"), 1);
+  EXPECT_EQ(*store_->Read("single/MLmodel"), "flavors: {}");
+}
+
+TEST_F(ArtifactStoreTest, CopyTreeRefusesBadPaths) {
+  ASSERT_TRUE(store_->Put("a/b/c", "x").has_value());
+  EXPECT_EQ(store_->CopyTree("missing", "dest").error().code(), ErrorCode::kResourceDoesNotExist);
+  EXPECT_EQ(store_->CopyTree("a", "a/b/inside").error().code(), ErrorCode::kInvalidParameterValue);
+  EXPECT_EQ(store_->CopyTree("a/b", "a").error().code(), ErrorCode::kInvalidParameterValue);
+  EXPECT_EQ(store_->CopyTree("a", "a").error().code(), ErrorCode::kInvalidParameterValue);
+  EXPECT_EQ(store_->CopyTree("", "x").error().code(), ErrorCode::kInvalidParameterValue);
+  EXPECT_EQ(store_->CopyTree("../a", "x").error().code(), ErrorCode::kInvalidParameterValue);
+  EXPECT_EQ(store_->CopyTree("a", "../x").error().code(), ErrorCode::kInvalidParameterValue);
+  // A symlink planted in the source is skipped, never followed.
+  const fs::path link = views() / "a" / "link";
+  ASSERT_EQ(::symlink((outside_ / "secret.txt").c_str(), link.c_str()), 0);
+  auto copied = store_->CopyTree("a", "z");
+  ASSERT_TRUE(copied.has_value()) << copied.error().ToString();
+  EXPECT_EQ(*copied, 1);
+  EXPECT_FALSE(store_->Read("z/link").has_value());
+  EXPECT_EQ(*store_->Read("z/b/c"), "x");
+  ::unlink(link.c_str());
+}
+
 }  // namespace
 }  // namespace mlforge::blob
