@@ -10,6 +10,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "blob/blob.h"
+#include "data/data.h"
 #include "http/http.h"
 #include "sql/sql.h"
 #include "tracking/tracking.h"
@@ -56,6 +57,16 @@ int RunServer(const ServerConfig& config) {
     artifacts = std::move(*opened);
   }
 
+  // Datasets keep their objects in the artifact store's blob store, so one
+  // collector sees both kinds of reference (docs/data.md).
+  if (!artifacts) {
+    auto opened = blob::ArtifactStore::Open(artifacts_dir);
+    if (!opened) return Fail("cannot open artifact store " + artifacts_dir.string(), opened.error());
+    artifacts = std::move(*opened);
+  }
+  auto datasets = data::DatasetService::Open(**db, artifacts->blobs(), SystemClock::Get());
+  if (!datasets) return Fail("cannot initialise datasets", datasets.error());
+
   http::Router router;
   api::MlflowContext context;
   context.tracking = tracking->get();
@@ -63,6 +74,8 @@ int RunServer(const ServerConfig& config) {
   context.serve_artifacts = config.serve_artifacts;
   context.version = kMlflowCompatibleVersion;
   api::RegisterMlflowRoutes(router, context);
+  api::RegisterDatasetRoutes(router, api::DatasetContext{.datasets = datasets->get(),
+                                                         .tracking = tracking->get()});
 
   http::ServerOptions options;
   options.host = config.host;
@@ -71,7 +84,7 @@ int RunServer(const ServerConfig& config) {
   options.access_log = config.access_log;
   options.cors_allowed_origins = config.cors_allowed_origins;
   options.max_body_bytes = config.max_body_mb << 20;
-  if (artifacts) options.spool_dir = artifacts_dir / "tmp";
+  options.spool_dir = artifacts_dir / "tmp";
   auto server = http::Server::Start(options, std::move(router));
   if (!server) return Fail("cannot listen on " + config.host + ":" + std::to_string(config.port),
                            server.error());
