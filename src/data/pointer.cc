@@ -6,6 +6,7 @@
 
 #include "base/hash.h"
 #include "data/data.h"
+#include "data/stat_cache.h"
 
 namespace mlforge::data {
 
@@ -58,7 +59,7 @@ Status WritePointer(const fs::path& pointer_file, const Pointer& p) {
   out << YAML::Key << "dataset" << YAML::Value << p.dataset;
   out << YAML::EndMap;
   fs::path tmp = pointer_file;
-  tmp += ".tmp";
+  tmp += UniqueTempSuffix();
   {
     std::ofstream f(tmp, std::ios::trunc);
     f << "# mlforge data pointer: commit this file; the data is in the cache (mlforge data "
@@ -68,7 +69,11 @@ Status WritePointer(const fs::path& pointer_file, const Pointer& p) {
   }
   std::error_code ec;
   fs::rename(tmp, pointer_file, ec);
-  if (ec) return Internal("Cannot write " + pointer_file.string() + ": " + ec.message());
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    return Internal("Cannot write " + pointer_file.string() + ": " + ec.message());
+  }
   return Status::Ok();
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -36,6 +37,11 @@ FileStamp StampOf(const struct stat& st) {
                    .mtime_ns = st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec,
                    .ctime_ns = st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec,
                    .inode = st.st_ino};
+}
+
+std::string UniqueTempSuffix() {
+  static std::atomic<uint64_t> counter{0};
+  return "." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1)) + ".tmp";
 }
 
 int64_t NowNanos() {
@@ -88,7 +94,7 @@ Status StatCache::Save() const {
     out.append(reinterpret_cast<const char*>(e.sha256), 32);
   }
   std::filesystem::path tmp = file_;
-  tmp += "." + std::to_string(::getpid()) + ".tmp";
+  tmp += UniqueTempSuffix();
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     f.write(out.data(), static_cast<std::streamsize>(out.size()));

@@ -24,6 +24,10 @@ struct FileStamp {
 
 FileStamp StampOf(const struct stat& st);
 
+// ".<pid>.<n>.tmp": a temp-file suffix unique among this process's threads
+// and, by the pid, among processes.
+std::string UniqueTempSuffix();
+
 // Wall clock in ns (CLOCK_REALTIME, the clock file timestamps use).
 int64_t NowNanos();
 
