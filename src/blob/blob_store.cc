@@ -152,6 +152,23 @@ Status BlobStoreImpl::CommitObject(TempFile& temp, std::string_view sha256) {
 Result<std::string> BlobStoreImpl::Put(std::string_view data) {
   std::string sha = Sha256::HexOf(data);
   if (Exists(sha)) return sha;  // dedup without writing
+  // Fast path: an unnamed inode in the shard directory, linked to its final
+  // name once complete. One directory entry instead of create + rename, and
+  // link() never replaces an existing object either.
+  {
+    ASSIGN_OR_RETURN(UniqueFd shard, OpenShard(sha, /*create=*/true));
+    UniqueFd fd(::openat(shard.get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, kObjectMode));
+    if (fd.valid()) {
+      RETURN_IF_ERROR(WriteAll(fd.get(), data.data(), data.size()));
+      std::string proc = fmt::format("/proc/self/fd/{}", fd.get());
+      std::string name = ObjectFileName(sha);
+      if (::linkat(AT_FDCWD, proc.c_str(), shard.get(), name.c_str(), AT_SYMLINK_FOLLOW) == 0 ||
+          errno == EEXIST) {
+        return sha;
+      }
+      // No /proc or a refusing filesystem: fall through to the temp-file path.
+    }
+  }
   ASSIGN_OR_RETURN(TempFile temp, CreateTempFile());
   RETURN_IF_ERROR(WriteAll(temp.fd(), data.data(), data.size()));
   RETURN_IF_ERROR(CommitObject(temp, sha));
