@@ -114,6 +114,9 @@ int RunDbUpgrade(const std::string& backend_store_uri) {
   if (!tracking) return Fail("migration failed", tracking.error());
   auto version = (*db)->SchemaVersion("tracking");
   std::printf("tracking schema at version %d\n", version ? *version : -1);
+  if (Status s = data::ApplyDataMigrations(**db); !s.ok()) return Fail("migration failed", s);
+  auto data_version = (*db)->SchemaVersion("data");
+  std::printf("data schema at version %d\n", data_version ? *data_version : -1);
   return 0;
 }
 

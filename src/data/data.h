@@ -329,6 +329,9 @@ class DatasetService {
   virtual Result<ServerGcResult> CollectGarbage(bool dry_run, int64_t grace_seconds) = 0;
 };
 
+// Applies the "data" schema migrations alone (`mlforge db upgrade`).
+Status ApplyDataMigrations(sql::Database& db);
+
 // Digests a run's MLflow dataset input may carry to name this version: the
 // full id and every prefix of 8 or more hex chars (MLflow digests are short).
 std::vector<std::string> DigestsNamingVersion(std::string_view version_id);

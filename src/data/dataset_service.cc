@@ -329,7 +329,7 @@ class DatasetServiceImpl final : public DatasetService {
     return result;
   }
 
-  Status Migrate() { return db_.Migrate("data", kMigrations); }
+  Status Migrate() { return ApplyDataMigrations(db_); }
 
  private:
   std::optional<VersionInfo> FindVersionById(std::string_view dataset, std::string_view id) {
@@ -372,6 +372,8 @@ class DatasetServiceImpl final : public DatasetService {
 };
 
 }  // namespace
+
+Status ApplyDataMigrations(sql::Database& db) { return db.Migrate("data", kMigrations); }
 
 Result<std::unique_ptr<DatasetService>> DatasetService::Open(sql::Database& db,
                                                              blob::BlobStore& objects,
