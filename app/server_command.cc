@@ -12,6 +12,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "blob/blob.h"
+#include "data/data.h"
 #include "http/http.h"
 #include "registry/registry.h"
 #include "sql/sql.h"
@@ -72,6 +73,16 @@ int RunServer(const ServerConfig& config) {
       registry::RegistryService::Open(**db, SystemClock::Get(), **tracking, artifacts.get());
   if (!registry) return Fail("cannot initialise the model registry", registry.error());
 
+  // Datasets keep their objects in the artifact store's blob store, so one
+  // collector sees both kinds of reference (docs/data.md).
+  if (!artifacts) {
+    auto opened = blob::ArtifactStore::Open(artifacts_dir);
+    if (!opened) return Fail("cannot open artifact store " + artifacts_dir.string(), opened.error());
+    artifacts = std::move(*opened);
+  }
+  auto datasets = data::DatasetService::Open(**db, artifacts->blobs(), SystemClock::Get());
+  if (!datasets) return Fail("cannot initialise datasets", datasets.error());
+
   http::Router router;
   api::MlflowContext context;
   context.tracking = tracking->get();
@@ -80,6 +91,8 @@ int RunServer(const ServerConfig& config) {
   context.registry = registry->get();
   context.version = kMlflowCompatibleVersion;
   api::RegisterMlflowRoutes(router, context);
+  api::RegisterDatasetRoutes(router, api::DatasetContext{.datasets = datasets->get(),
+                                                         .tracking = tracking->get()});
 
   http::ServerOptions options;
   options.host = config.host;
@@ -88,7 +101,7 @@ int RunServer(const ServerConfig& config) {
   options.access_log = config.access_log;
   options.cors_allowed_origins = config.cors_allowed_origins;
   options.max_body_bytes = config.max_body_mb << 20;
-  if (artifacts) options.spool_dir = artifacts_dir / "tmp";
+  options.spool_dir = artifacts_dir / "tmp";
   auto server = http::Server::Start(options, std::move(router));
   if (!server) return Fail("cannot listen on " + config.host + ":" + std::to_string(config.port),
                            server.error());
@@ -122,6 +135,9 @@ int RunDbUpgrade(const std::string& backend_store_uri) {
   if (!registry) return Fail("migration failed", registry.error());
   auto registry_version = (*db)->SchemaVersion("registry");
   std::printf("registry schema at version %d\n", registry_version ? *registry_version : -1);
+  if (Status s = data::ApplyDataMigrations(**db); !s.ok()) return Fail("migration failed", s);
+  auto data_version = (*db)->SchemaVersion("data");
+  std::printf("data schema at version %d\n", data_version ? *data_version : -1);
   return 0;
 }
 

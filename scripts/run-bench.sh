@@ -56,3 +56,7 @@ if [[ -n "${MLFLOW_PEER_CMD:-}" ]]; then
   taskset -c 1 "$bench" --port "$peer_port" --label mlflow-py --seconds "$seconds" \
     --search-runs "${PEER_SEARCH_RUNS:-10000}"
 fi
+
+# bench/data: `mlforge data` beside openssl dgst and cp (docs/benchmarks.md).
+echo
+"$root/bench/data/data_bench.sh" "$build"

@@ -17,6 +17,9 @@ class ArtifactStore;
 namespace registry {
 class RegistryService;
 }
+namespace data {
+class DatasetService;
+}
 }  // namespace mlforge
 
 namespace mlforge::api {
@@ -36,5 +39,14 @@ struct MlflowContext {
 // registry API (docs/registry.md). The context's services must outlive
 // the router's server.
 void RegisterMlflowRoutes(http::Router& router, const MlflowContext& context);
+
+struct DatasetContext {
+  data::DatasetService* datasets = nullptr;       // required
+  tracking::TrackingService* tracking = nullptr;  // for "runs that used a version"; may be null
+};
+
+// Registers the datasets API under /api/2.0/mlforge/datasets/ (docs/data.md).
+// The context's services must outlive the router's server.
+void RegisterDatasetRoutes(http::Router& router, const DatasetContext& context);
 
 }  // namespace mlforge::api

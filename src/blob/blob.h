@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -61,6 +62,16 @@ class FileHandle {
   int64_t size_ = 0;
 };
 
+// One object of a BlobStore, as garbage collection sees it.
+struct ObjectInfo {
+  std::string sha256;
+  int64_t size = 0;
+  // Names of the inode: 1 = only objects/ab/...; each artifact view that is
+  // a hard link adds one.
+  uint64_t link_count = 0;
+  int64_t change_time_seconds = 0;  // ctime: when it was stored or last linked
+};
+
 struct FileInfo {
   std::string path;  // relative to the artifact root, normalized
   bool is_dir = false;
@@ -84,6 +95,25 @@ class BlobStore {
   virtual Result<std::filesystem::path> ObjectPath(std::string_view sha256) const = 0;
   virtual Result<std::string> Read(std::string_view sha256) const = 0;
   virtual const std::filesystem::path& root() const = 0;
+
+  // Like Put / PutFile for content that arrives with a claimed name (uploads,
+  // downloads): nothing is stored unless the bytes hash to expected_sha256;
+  // a mismatch is kInvalidParameterValue. With consume_source the source is
+  // gone afterwards either way.
+  virtual Result<std::string> PutIfHashIs(std::string_view data,
+                                          std::string_view expected_sha256) = 0;
+  virtual Result<std::string> PutFileIfHashIs(const std::filesystem::path& source,
+                                              std::string_view expected_sha256,
+                                              bool consume_source) = 0;
+
+  // Calls fn for every object (any order). For garbage collection.
+  virtual Status ForEachObject(const std::function<void(const ObjectInfo&)>& fn) const = 0;
+  // Removes an object unless an artifact view hard-links it (link count > 1);
+  // returns whether it was removed. The object is first renamed into tmp/
+  // and its link count re-checked there, so a view linked meanwhile keeps
+  // it (it is moved back). The caller must ensure nothing else references
+  // the object by name (e.g. dataset manifests).
+  virtual Result<bool> RemoveIfUnlinked(std::string_view sha256) = 0;
 };
 
 // A path-addressed view over a BlobStore: the artifact tree clients see.

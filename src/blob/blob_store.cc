@@ -1,4 +1,5 @@
 // Local-filesystem BlobStore. Layout and invariants: docs/blob.md.
+#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <stdio.h>  // renameat2, RENAME_NOREPLACE (glibc >= 2.28)
@@ -35,6 +36,13 @@ int RenameNoReplace(int old_dir, const char* old_name, int new_dir, const char* 
 }
 
 bool NoReplaceUnsupported(int err) { return err == EINVAL || err == ENOSYS || err == ENOTSUP; }
+
+// Refuses content whose hash is not the name it was sent under.
+Status CheckExpectedHash(std::string_view actual, std::string_view expected) {
+  if (expected.empty() || actual == expected) return Status::Ok();
+  return InvalidArgument(
+      fmt::format("Content hash mismatch: expected sha256 {}, got {}", expected, actual));
+}
 
 }  // namespace
 
@@ -144,13 +152,38 @@ Status BlobStoreImpl::CommitObject(TempFile& temp, std::string_view sha256) {
 Result<std::string> BlobStoreImpl::Put(std::string_view data) {
   std::string sha = Sha256::HexOf(data);
   if (Exists(sha)) return sha;  // dedup without writing
+  // Fast path: an unnamed inode in the shard directory, linked to its final
+  // name once complete. One directory entry instead of create + rename, and
+  // link() never replaces an existing object either.
+  {
+    ASSIGN_OR_RETURN(UniqueFd shard, OpenShard(sha, /*create=*/true));
+    UniqueFd fd(::openat(shard.get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, kObjectMode));
+    if (fd.valid()) {
+      RETURN_IF_ERROR(WriteAll(fd.get(), data.data(), data.size()));
+      std::string proc = fmt::format("/proc/self/fd/{}", fd.get());
+      std::string name = ObjectFileName(sha);
+      if (::linkat(AT_FDCWD, proc.c_str(), shard.get(), name.c_str(), AT_SYMLINK_FOLLOW) == 0 ||
+          errno == EEXIST) {
+        return sha;
+      }
+      // No /proc or a refusing filesystem: fall through to the temp-file path.
+    }
+  }
   ASSIGN_OR_RETURN(TempFile temp, CreateTempFile());
   RETURN_IF_ERROR(WriteAll(temp.fd(), data.data(), data.size()));
   RETURN_IF_ERROR(CommitObject(temp, sha));
   return sha;
 }
 
-Result<std::string> BlobStoreImpl::TryMoveIn(const fs::path& source) {
+Result<std::string> BlobStoreImpl::PutIfHashIs(std::string_view data,
+                                               std::string_view expected_sha256) {
+  RETURN_IF_ERROR(CheckSha(expected_sha256));
+  RETURN_IF_ERROR(CheckExpectedHash(Sha256::HexOf(data), expected_sha256));
+  return Put(data);
+}
+
+Result<std::string> BlobStoreImpl::TryMoveIn(const fs::path& source,
+                                             std::string_view expected_sha256) {
   // Only a plain regular file with a single name may be adopted: a second
   // hard link (or a symlink's target) could be modified after we hash it.
   struct stat lst;
@@ -173,14 +206,31 @@ Result<std::string> BlobStoreImpl::TryMoveIn(const fs::path& source) {
     return Err(InvalidArgument("Source file changed while it was being stored"));
   }
   ASSIGN_OR_RETURN(std::string sha, HashFd(fd.get()));
+  RETURN_IF_ERROR(CheckExpectedHash(sha, expected_sha256));
   ::fchmod(fd.get(), kObjectMode);  // best effort: the owner may differ
   RETURN_IF_ERROR(CommitObject(temp, sha));
   return sha;
 }
 
 Result<std::string> BlobStoreImpl::PutFile(const fs::path& source, bool consume_source) {
+  return PutFileChecked(source, consume_source, {});
+}
+
+Result<std::string> BlobStoreImpl::PutFileIfHashIs(const fs::path& source,
+                                                   std::string_view expected_sha256,
+                                                   bool consume_source) {
+  Status valid = CheckSha(expected_sha256);
+  if (!valid.ok()) {
+    if (consume_source) ::unlink(source.c_str());
+    return Err(std::move(valid));
+  }
+  return PutFileChecked(source, consume_source, expected_sha256);
+}
+
+Result<std::string> BlobStoreImpl::PutFileChecked(const fs::path& source, bool consume_source,
+                                                  std::string_view expected_sha256) {
   if (consume_source) {
-    ASSIGN_OR_RETURN(std::string sha, TryMoveIn(source));
+    ASSIGN_OR_RETURN(std::string sha, TryMoveIn(source, expected_sha256));
     if (!sha.empty()) return sha;
   }
   // Server-side path; only its file name goes into messages.
@@ -201,10 +251,12 @@ Result<std::string> BlobStoreImpl::PutFile(const fs::path& source, bool consume_
   ASSIGN_OR_RETURN(int64_t copied, CopyAndHash(src.get(), temp.fd(), &hash));
   (void)copied;
   std::string sha = hash.FinishHex();
-  RETURN_IF_ERROR(CommitObject(temp, sha));
+  Status matches = CheckExpectedHash(sha, expected_sha256);
+  if (matches.ok()) matches = CommitObject(temp, sha);
   if (consume_source && ::unlink(source.c_str()) != 0 && errno != ENOENT) {
     log::Warn("blob: stored '{}' but cannot remove it: {}", shown, std::strerror(errno));
   }
+  RETURN_IF_ERROR(matches);
   return sha;
 }
 
@@ -225,6 +277,63 @@ Result<fs::path> BlobStoreImpl::ObjectPath(std::string_view sha256) const {
 Result<std::string> BlobStoreImpl::Read(std::string_view sha256) const {
   ASSIGN_OR_RETURN(UniqueFd fd, OpenObject(sha256));
   return ReadAll(fd.get());
+}
+
+Status BlobStoreImpl::ForEachObject(const std::function<void(const ObjectInfo&)>& fn) const {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 256; ++i) {
+    const char shard_name[3] = {kHex[i >> 4], kHex[i & 15], 0};
+    int shard_fd =
+        ::openat(objects_fd_.get(), shard_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (shard_fd < 0) {
+      if (errno == ENOENT) continue;
+      return ErrnoStatus("cannot open object directory", errno);
+    }
+    DIR* dir = ::fdopendir(shard_fd);
+    if (dir == nullptr) {
+      ::close(shard_fd);
+      return ErrnoStatus("cannot list object directory", errno);
+    }
+    while (struct dirent* entry = ::readdir(dir)) {
+      std::string sha = std::string(shard_name) + entry->d_name;
+      if (!IsSha256Hex(sha)) continue;  // ".", "..", strays
+      struct stat st;
+      if (StatNoFollow(::dirfd(dir), entry->d_name, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      fn(ObjectInfo{.sha256 = std::move(sha),
+                    .size = st.st_size,
+                    .link_count = st.st_nlink,
+                    .change_time_seconds = st.st_ctim.tv_sec});
+    }
+    ::closedir(dir);
+  }
+  return Status::Ok();
+}
+
+Result<bool> BlobStoreImpl::RemoveIfUnlinked(std::string_view sha256) {
+  RETURN_IF_ERROR(CheckSha(sha256));
+  ASSIGN_OR_RETURN(UniqueFd shard, OpenShard(sha256, /*create=*/false));
+  std::string name = ObjectFileName(sha256);
+  struct stat st;
+  if (StatNoFollow(shard.get(), name.c_str(), &st) != 0) return false;
+  if (!S_ISREG(st.st_mode) || st.st_nlink > 1) return false;
+  // Move it aside first: a view that links the object between our stat and
+  // the unlink would otherwise lose its object name silently.
+  std::string aside = NewTempName();
+  if (::renameat(shard.get(), name.c_str(), tmp_fd_.get(), aside.c_str()) != 0) {
+    if (errno == ENOENT) return false;
+    return Err(ErrnoStatus("cannot move blob aside", errno));
+  }
+  if (StatNoFollow(tmp_fd_.get(), aside.c_str(), &st) == 0 && st.st_nlink > 1) {
+    int err = RenameNoReplace(tmp_fd_.get(), aside.c_str(), shard.get(), name.c_str());
+    if (NoReplaceUnsupported(err)) {
+      err = ::linkat(tmp_fd_.get(), aside.c_str(), shard.get(), name.c_str(), 0) == 0 ? 0 : errno;
+    }
+    ::unlinkat(tmp_fd_.get(), aside.c_str(), 0);  // gone already if the rename worked
+    if (err != 0 && err != EEXIST) return Err(ErrnoStatus("cannot restore blob", err));
+    return false;
+  }
+  ::unlinkat(tmp_fd_.get(), aside.c_str(), 0);
+  return true;
 }
 
 }  // namespace mlforge::blob

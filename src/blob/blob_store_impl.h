@@ -54,6 +54,12 @@ class BlobStoreImpl final : public BlobStore {
   Result<std::filesystem::path> ObjectPath(std::string_view sha256) const override;
   Result<std::string> Read(std::string_view sha256) const override;
   const std::filesystem::path& root() const override { return root_; }
+  Result<std::string> PutIfHashIs(std::string_view data, std::string_view expected_sha256) override;
+  Result<std::string> PutFileIfHashIs(const std::filesystem::path& source,
+                                      std::string_view expected_sha256,
+                                      bool consume_source) override;
+  Status ForEachObject(const std::function<void(const ObjectInfo&)>& fn) const override;
+  Result<bool> RemoveIfUnlinked(std::string_view sha256) override;
 
   // --- For ArtifactStoreImpl, which lives under the same root. ---
   int root_fd() const { return root_fd_.get(); }
@@ -74,9 +80,13 @@ class BlobStoreImpl final : public BlobStore {
   // Moves a complete temp file to objects/ under its hash. Never replaces an
   // existing object: views hard-link it, so a new inode would split them.
   Status CommitObject(TempFile& temp, std::string_view sha256);
+  // PutFile with an optional expected hash (empty: any content is fine).
+  Result<std::string> PutFileChecked(const std::filesystem::path& source, bool consume_source,
+                                     std::string_view expected_sha256);
   // PutFile's fast path: rename the source into tmp/ and hash it there.
   // Returns an empty string when the caller should fall back to copying.
-  Result<std::string> TryMoveIn(const std::filesystem::path& source);
+  Result<std::string> TryMoveIn(const std::filesystem::path& source,
+                                std::string_view expected_sha256);
 
   const std::filesystem::path root_;  // canonical
   const UniqueFd root_fd_;
