@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "app/server_client.h"
 #include "base/clock.h"
 #include "base/hash.h"
 #include "base/json.h"
@@ -139,15 +140,7 @@ Result<std::vector<fs::path>> PointerFiles(data::Workspace& ws) {
 }
 
 Result<data::RemoteOptions> Remote() {
-  std::string uri = Args().remote;
-  for (const char* env : {"MLFORGE_TRACKING_URI", "MLFLOW_TRACKING_URI"}) {
-    if (!uri.empty()) break;
-    if (const char* v = std::getenv(env)) uri = v;
-  }
-  if (uri.empty()) {
-    return Err(InvalidArgument("No server: pass --remote http://host:port or set MLFLOW_TRACKING_URI"));
-  }
-  ASSIGN_OR_RETURN(data::RemoteOptions o, data::ParseRemoteUri(uri));
+  ASSIGN_OR_RETURN(data::RemoteOptions o, ServerFromFlagOrEnv(Args().remote, "--remote"));
   o.connections = Args().connections;
   return o;
 }
@@ -272,28 +265,6 @@ int PullVerb() {
   return 0;
 }
 
-// GET on the datasets API; the parsed body of a 200, else an error Status.
-Result<json::Value> RemoteGet(const data::RemoteOptions& remote, const std::string& target) {
-  http::Client client(remote.host, remote.port);
-  ASSIGN_OR_RETURN(http::ClientResponse r, client.Get(target));
-  ASSIGN_OR_RETURN(json::Value v, json::Parse(r.body));
-  if (r.status != 200) {
-    const json::Value* m = v.Find("message");
-    return Err(InvalidArgument(fmt::format("server answered {}: {}", r.status,
-                                           m && m->is_string() ? m->as_string() : r.body)));
-  }
-  return v;
-}
-
-int64_t IntOf(const json::Value& v, std::string_view key) {
-  const json::Value* f = v.Find(key);
-  return f && f->is_int64() ? f->as_int64() : 0;
-}
-std::string StrOf(const json::Value& v, std::string_view key) {
-  const json::Value* f = v.Find(key);
-  return f && f->is_string() ? f->as_string() : std::string();
-}
-
 std::string TimeText(int64_t millis) {
   std::time_t t = static_cast<std::time_t>(millis / 1000);
   char buf[32];
@@ -307,7 +278,7 @@ int LogVerb() {
     auto remote = Remote();
     if (!remote) return Fail(remote.error());
     if (dataset.empty()) return Fail(InvalidArgument("log --remote needs a dataset name"));
-    auto v = RemoteGet(*remote, "/api/2.0/mlforge/datasets/versions/list?name=" +
+    auto v = GetJson(*remote, "/api/2.0/mlforge/datasets/versions/list?name=" +
                                     http::PercentEncode(dataset));
     if (!v) return Fail(v.error());
     if (const json::Value* list = v->Find("versions"); list && list->is_array()) {
@@ -359,7 +330,7 @@ int LsVerb() {
   if (!Args().remote.empty()) {
     auto remote = Remote();
     if (!remote) return Fail(remote.error());
-    auto v = RemoteGet(*remote, "/api/2.0/mlforge/datasets/list");
+    auto v = GetJson(*remote, "/api/2.0/mlforge/datasets/list");
     if (!v) return Fail(v.error());
     if (const json::Value* list = v->Find("datasets"); list && list->is_array()) {
       for (const json::Value& item : list->items()) {

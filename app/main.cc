@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "app/data_command.h"
+#include "app/lineage_command.h"
 #include "app/server_command.h"
 
 int main(int argc, char** argv) {
@@ -43,10 +44,12 @@ int main(int argc, char** argv) {
   upgrade_cmd->add_option("--data-dir", upgrade_data_dir, "Embedded default's folder");
 
   mlforge::app::AddDataCommand(app);
+  mlforge::app::AddLineageCommand(app);
 
   CLI11_PARSE(app, argc, argv);
 
   if (int code = 0; mlforge::app::RunDataCommand(&code)) return code;
+  if (int code = 0; mlforge::app::RunLineageCommand(&code)) return code;
 
   if (server_cmd->parsed()) return mlforge::app::RunServer(server);
   if (upgrade_cmd->parsed()) {

@@ -93,6 +93,9 @@ int RunServer(const ServerConfig& config) {
   api::RegisterMlflowRoutes(router, context);
   api::RegisterDatasetRoutes(router, api::DatasetContext{.datasets = datasets->get(),
                                                          .tracking = tracking->get()});
+  api::RegisterLineageRoutes(router, api::LineageContext{.tracking = tracking->get(),
+                                                         .registry = registry->get(),
+                                                         .datasets = datasets->get()});
 
   http::ServerOptions options;
   options.host = config.host;

@@ -49,4 +49,15 @@ struct DatasetContext {
 // The context's services must outlive the router's server.
 void RegisterDatasetRoutes(http::Router& router, const DatasetContext& context);
 
+struct LineageContext {
+  tracking::TrackingService* tracking = nullptr;  // required
+  registry::RegistryService* registry = nullptr;  // required
+  data::DatasetService* datasets = nullptr;       // optional: no dataset versions without it
+};
+
+// Registers the lineage API under /api/2.0/mlforge/lineage/ (docs/lineage.md):
+// model version -> run -> dataset versions -> files, and the reverse. The
+// context's services must outlive the router's server.
+void RegisterLineageRoutes(http::Router& router, const LineageContext& context);
+
 }  // namespace mlforge::api

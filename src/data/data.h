@@ -314,6 +314,10 @@ class DatasetService {
   // `version`: a number ("3"), or a version id.
   virtual Result<VersionInfo> GetVersion(std::string_view dataset, std::string_view version) = 0;
   virtual Result<std::vector<VersionInfo>> ListVersions(std::string_view dataset) = 0;
+  // Versions (of any dataset) whose id is `digest` or starts with it: how an
+  // MLflow dataset input's digest names a version (see DigestsNamingVersion).
+  // A digest that cannot name a version (not 8..64 lowercase hex) finds none.
+  virtual Result<std::vector<VersionInfo>> FindVersionsByDigest(std::string_view digest) = 0;
   virtual Result<ManifestPage> GetManifest(std::string_view version_id, int max_results,
                                            std::string_view page_token) = 0;
 

@@ -329,6 +329,24 @@ class DatasetServiceImpl final : public DatasetService {
     return result;
   }
 
+  Result<std::vector<VersionInfo>> FindVersionsByDigest(std::string_view digest) override {
+    std::vector<VersionInfo> out;
+    const bool hex = std::all_of(digest.begin(), digest.end(), [](char c) {
+      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    });
+    if (!hex || digest.size() < 8 || digest.size() > 64) return out;
+    RETURN_IF_ERROR(db_.Transact(sql::TxMode::kRead, [&](sql::Connection& c) -> Status {
+      out.clear();
+      return c.Query(fmt::format("SELECT {} FROM data_versions v JOIN data_manifests m ON "
+                                 "m.manifest_id = v.manifest_id WHERE SUBSTR(m.manifest_id, 1, CAST(? AS INTEGER)) "
+                                 "= ? ORDER BY v.manifest_id, v.dataset_name, v.version",
+                                 kVersionColumns),
+                     {static_cast<int64_t>(digest.size()), digest},
+                     [&](const sql::Row& r) { out.push_back(ReadVersion(r)); });
+    }));
+    return out;
+  }
+
   Status Migrate() { return ApplyDataMigrations(db_); }
 
  private:

@@ -43,6 +43,8 @@ ApiTestEnv::ApiTestEnv(EnvOptions options) : ids_(MakeSequentialIdGenerator(42))
   context.registry = registry_.get();
   context.version = options.version;
   RegisterMlflowRoutes(router, context);
+  RegisterLineageRoutes(router, LineageContext{.tracking = tracking_.get(),
+                                               .registry = registry_.get()});
 
   http::ServerOptions server_options;
   server_options.host = "127.0.0.1";

@@ -88,6 +88,33 @@ TEST_P(DatasetServiceTest, VersionsAreNumberedAndIdempotent) {
   EXPECT_EQ(service_->CreateDataset("ds", "").error().code(), ErrorCode::kResourceAlreadyExists);
 }
 
+// How lineage links an MLflow dataset input to versions: its digest is the
+// version id or a prefix of 8+ hex chars of it, in any dataset.
+TEST_P(DatasetServiceTest, FindVersionsByDigestMatchesIdsAndPrefixes) {
+  std::string v1 = UploadVersion({{"a", "1"}});
+  std::string v2 = UploadVersion({{"a", "2"}});
+  ASSERT_TRUE(service_->CreateVersion("ds", v1, "", nullptr).has_value());
+  ASSERT_TRUE(service_->CreateVersion("other", v1, "", nullptr).has_value());
+  ASSERT_TRUE(service_->CreateVersion("ds", v2, "", nullptr).has_value());
+
+  auto full = service_->FindVersionsByDigest(v1);
+  ASSERT_TRUE(full.has_value()) << full.error().ToString();
+  ASSERT_EQ(full->size(), 2u);  // the same manifest in two datasets
+  EXPECT_EQ((*full)[0].dataset, "ds");
+  EXPECT_EQ((*full)[1].dataset, "other");
+  auto prefix = service_->FindVersionsByDigest(v2.substr(0, 8));
+  ASSERT_TRUE(prefix.has_value());
+  ASSERT_EQ(prefix->size(), 1u);
+  EXPECT_EQ((*prefix)[0].version_id, v2);
+  // Too short, not hex, upper case, or unknown: no version, and no error.
+  for (std::string digest : {v1.substr(0, 7), std::string("not-hex-digest"), std::string("ABCDEF12"),
+                             std::string(64, '0'), std::string("1234abcd%'")}) {
+    auto none = service_->FindVersionsByDigest(digest);
+    ASSERT_TRUE(none.has_value()) << digest;
+    EXPECT_TRUE(none->empty()) << digest;
+  }
+}
+
 TEST_P(DatasetServiceTest, CreateVersionRefusesMissingObjectsAndNamesThem) {
   std::string id = UploadVersion({{"x", "present"}, {"y", "absent"}}, /*upload_objects=*/false);
   ASSERT_OK(service_->PutObjectBytes(Sha256::HexOf("present"), "present"));
