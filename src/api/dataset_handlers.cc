@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "api/api.h"
+#include "api/handlers.h"
 #include "api/mlflow_json.h"
 #include "base/hash.h"
 #include "base/json.h"
@@ -19,8 +20,6 @@ namespace mlforge::api {
 namespace {
 
 constexpr std::string_view kPrefix = "/api/2.0/mlforge/datasets";
-// Experiments and runs scanned for "runs that used a version", at most.
-constexpr int kMaxRunsListed = 1000;
 
 Result<json::Value> JsonBody(const http::Request& request) {
   ASSIGN_OR_RETURN(json::Value v, json::Parse(request.body));
@@ -196,43 +195,21 @@ Status VersionRuns(const DatasetContext& ctx, http::Request& request, http::Resp
   ASSIGN_OR_RETURN(std::string id, RequiredQuery(request, "version_id"));
   if (!IsSha256Hex(id)) return InvalidArgument("Invalid version_id: expected a sha256 hex digest");
   if (ctx.tracking == nullptr) return Status(ErrorCode::kNotImplemented, "Tracking is not enabled");
-  std::string filter = "datasets.digest IN (";
-  bool first = true;
-  for (const std::string& digest : data::DigestsNamingVersion(id)) {
-    filter += (first ? "'" : ", '") + digest + "'";
-    first = false;
-  }
-  filter += ")";
-  std::vector<std::string> experiment_ids;
-  tracking::SearchExperimentsRequest exp_req;
-  exp_req.view_type = tracking::ViewType::kAll;
-  do {
-    ASSIGN_OR_RETURN(tracking::ExperimentPage page, ctx.tracking->SearchExperiments(exp_req));
-    for (const tracking::Experiment& e : page.experiments) experiment_ids.push_back(e.experiment_id);
-    exp_req.page_token = page.next_page_token;
-  } while (!exp_req.page_token.empty());
+  ASSIGN_OR_RETURN(std::vector<tracking::Run> runs, RunsUsingDatasetVersion(*ctx.tracking, id));
   json::Writer w;
   w.StartObject().Key("runs").StartArray();
-  if (!experiment_ids.empty()) {
-    tracking::SearchRunsRequest req;
-    req.experiment_ids = std::move(experiment_ids);
-    req.filter = filter;
-    req.run_view_type = tracking::ViewType::kAll;
-    req.max_results = kMaxRunsListed;
-    ASSIGN_OR_RETURN(tracking::RunPage page, ctx.tracking->SearchRuns(req));
-    for (const tracking::Run& run : page.runs) {
-      w.StartObject()
-          .Field("run_id", run.info.run_id)
-          .Field("run_name", run.info.run_name)
-          .Field("experiment_id", run.info.experiment_id);
-      for (const tracking::DatasetInput& input : run.inputs) {
-        if (id.starts_with(input.dataset.digest) && input.dataset.digest.size() >= 8) {
-          w.Field("dataset_name", input.dataset.name).Field("digest", input.dataset.digest);
-          break;
-        }
+  for (const tracking::Run& run : runs) {
+    w.StartObject()
+        .Field("run_id", run.info.run_id)
+        .Field("run_name", run.info.run_name)
+        .Field("experiment_id", run.info.experiment_id);
+    for (const tracking::DatasetInput& input : run.inputs) {
+      if (id.starts_with(input.dataset.digest) && input.dataset.digest.size() >= 8) {
+        w.Field("dataset_name", input.dataset.name).Field("digest", input.dataset.digest);
+        break;
       }
-      w.EndObject();
     }
+    w.EndObject();
   }
   response.SetJson(w.EndArray().EndObject().Take());
   return Status::Ok();
@@ -313,6 +290,33 @@ Status CollectGarbage(const DatasetContext& ctx, http::Request& request, http::R
 }
 
 }  // namespace
+
+Result<std::vector<tracking::Run>> RunsUsingDatasetVersion(tracking::TrackingService& tracking,
+                                                           std::string_view version_id) {
+  std::string filter = "datasets.digest IN (";
+  bool first = true;
+  for (const std::string& digest : data::DigestsNamingVersion(version_id)) {
+    filter += (first ? "'" : ", '") + digest + "'";  // hex only: nothing to escape
+    first = false;
+  }
+  filter += ")";
+  std::vector<std::string> experiment_ids;
+  tracking::SearchExperimentsRequest exp_req;
+  exp_req.view_type = tracking::ViewType::kAll;
+  do {
+    ASSIGN_OR_RETURN(tracking::ExperimentPage page, tracking.SearchExperiments(exp_req));
+    for (const tracking::Experiment& e : page.experiments) experiment_ids.push_back(e.experiment_id);
+    exp_req.page_token = page.next_page_token;
+  } while (!exp_req.page_token.empty());
+  if (experiment_ids.empty()) return std::vector<tracking::Run>{};
+  tracking::SearchRunsRequest req;
+  req.experiment_ids = std::move(experiment_ids);
+  req.filter = filter;
+  req.run_view_type = tracking::ViewType::kAll;
+  req.max_results = kMaxRunsUsingDatasetVersion;
+  ASSIGN_OR_RETURN(tracking::RunPage page, tracking.SearchRuns(req));
+  return std::move(page.runs);
+}
 
 void RegisterDatasetRoutes(http::Router& router, const DatasetContext& context) {
   using http::Method;

@@ -4,9 +4,11 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api/api.h"
 #include "base/status.h"
+#include "tracking/tracking.h"
 
 namespace mlforge::http {
 class Router;
@@ -46,5 +48,12 @@ bool IsRegistryArtifactPath(std::string_view normalized_path);
 
 // Streams a store file with MLflow's download headers (artifact_handlers.cc).
 void SendArtifactFile(http::Response& response, std::filesystem::path file, std::string_view path);
+
+// The runs (any experiment, deleted ones too) whose MLflow dataset inputs
+// name this dataset version: digest = the id or a prefix of 8+ hex chars of
+// it. At most kMaxRunsUsingDatasetVersion (dataset_handlers.cc).
+inline constexpr int kMaxRunsUsingDatasetVersion = 1000;
+Result<std::vector<tracking::Run>> RunsUsingDatasetVersion(tracking::TrackingService& tracking,
+                                                           std::string_view version_id);
 
 }  // namespace mlforge::api

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "api/api.h"
+#include "api/handlers.h"
 #include "api/mlflow_json.h"
 #include "base/json.h"
 #include "data/data.h"
@@ -25,7 +26,6 @@ namespace {
 constexpr std::string_view kPrefix = "/api/2.0/mlforge/lineage";
 constexpr int kDefaultMaxFiles = 100;
 constexpr int kMaxFiles = 10'000;
-constexpr int kMaxRunsListed = 1000;
 // MLflow tags naming the code a run came from.
 constexpr std::string_view kGitCommitTag = "mlflow.source.git.commit";
 constexpr std::string_view kSourceNameTag = "mlflow.source.name";
@@ -180,32 +180,7 @@ Status DatasetVersionLineage(const LineageContext& ctx, const http::Request& req
   }
   w.EndArray();
 
-  // Runs: an MLflow search over every experiment, by the digests naming this id.
-  std::string filter = "datasets.digest IN (";
-  bool first = true;
-  for (const std::string& digest : data::DigestsNamingVersion(id)) {
-    filter += (first ? "'" : ", '") + digest + "'";  // hex only: nothing to escape
-    first = false;
-  }
-  filter += ")";
-  std::vector<std::string> experiment_ids;
-  tracking::SearchExperimentsRequest experiments;
-  experiments.view_type = tracking::ViewType::kAll;
-  do {
-    ASSIGN_OR_RETURN(tracking::ExperimentPage page, ctx.tracking->SearchExperiments(experiments));
-    for (const tracking::Experiment& e : page.experiments) experiment_ids.push_back(e.experiment_id);
-    experiments.page_token = page.next_page_token;
-  } while (!experiments.page_token.empty());
-  std::vector<tracking::Run> runs;
-  if (!experiment_ids.empty()) {
-    tracking::SearchRunsRequest req;
-    req.experiment_ids = std::move(experiment_ids);
-    req.filter = filter;
-    req.run_view_type = tracking::ViewType::kAll;
-    req.max_results = kMaxRunsListed;
-    ASSIGN_OR_RETURN(tracking::RunPage page, ctx.tracking->SearchRuns(req));
-    runs = std::move(page.runs);
-  }
+  ASSIGN_OR_RETURN(std::vector<tracking::Run> runs, RunsUsingDatasetVersion(*ctx.tracking, id));
   w.Key("runs").StartArray();
   for (const tracking::Run& run : runs) {
     w.StartObject()
