@@ -35,6 +35,9 @@ start_mlforge() {  # $1 = backend uri, $2 = dir
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
 echo "# date: $(date -u +%Y-%m-%dT%H:%MZ)"
 
+# BENCH_ONLY=tracking or BENCH_ONLY=data runs one of the two benches.
+only=${BENCH_ONLY:-all}
+if [[ "$only" != data ]]; then
 start_mlforge "sqlite:///$work/sqlite/mlforge.db" "$work/sqlite"
 taskset -c 1 "$bench" --port "$port" --label mlforge-sqlite --seconds "$seconds"
 taskset -c 0 "$bench" --raw-sqlite "$work/raw.db"
@@ -57,6 +60,9 @@ if [[ -n "${MLFLOW_PEER_CMD:-}" ]]; then
     --search-runs "${PEER_SEARCH_RUNS:-10000}"
 fi
 
+fi
+
 # bench/data: `mlforge data` beside openssl dgst and cp (docs/benchmarks.md).
+[[ "$only" == tracking ]] && exit 0
 echo
 "$root/bench/data/data_bench.sh" "$build"
