@@ -10,6 +10,7 @@
 #include "api/api.h"
 #include "api/handlers.h"
 #include "api/mlflow_json.h"
+#include "api/mlflow_request.h"
 #include "base/hash.h"
 #include "base/json.h"
 #include "data/data.h"
@@ -41,14 +42,6 @@ Result<std::string> RequiredString(const json::Value& body, std::string_view key
   ASSIGN_OR_RETURN(std::string s, StringField(body, key));
   if (s.empty()) return Err(InvalidArgument(fmt::format("Missing value for required parameter '{}'", key)));
   return s;
-}
-
-Result<std::string> RequiredQuery(const http::Request& request, std::string_view key) {
-  const std::string* v = request.QueryParam(key);
-  if (v == nullptr || v->empty()) {
-    return Err(InvalidArgument(fmt::format("Missing value for required parameter '{}'", key)));
-  }
-  return *v;
 }
 
 Result<int> IntQuery(const http::Request& request, std::string_view key, int fallback) {
@@ -106,7 +99,7 @@ Status CreateDataset(const DatasetContext& ctx, http::Request& request, http::Re
 }
 
 Status GetDataset(const DatasetContext& ctx, http::Request& request, http::Response& response) {
-  ASSIGN_OR_RETURN(std::string name, RequiredQuery(request, "name"));
+  ASSIGN_OR_RETURN(std::string name, RequiredQueryParam(request, "name"));
   ASSIGN_OR_RETURN(data::DatasetInfo info, ctx.datasets->GetDataset(name));
   json::Writer w;
   w.StartObject().Key("dataset");
@@ -152,8 +145,8 @@ Status CreateVersion(const DatasetContext& ctx, http::Request& request, http::Re
 }
 
 Status GetVersion(const DatasetContext& ctx, http::Request& request, http::Response& response) {
-  ASSIGN_OR_RETURN(std::string name, RequiredQuery(request, "name"));
-  ASSIGN_OR_RETURN(std::string version, RequiredQuery(request, "version"));
+  ASSIGN_OR_RETURN(std::string name, RequiredQueryParam(request, "name"));
+  ASSIGN_OR_RETURN(std::string version, RequiredQueryParam(request, "version"));
   ASSIGN_OR_RETURN(data::VersionInfo info, ctx.datasets->GetVersion(name, version));
   json::Writer w;
   w.StartObject().Key("version");
@@ -163,7 +156,7 @@ Status GetVersion(const DatasetContext& ctx, http::Request& request, http::Respo
 }
 
 Status ListVersions(const DatasetContext& ctx, http::Request& request, http::Response& response) {
-  ASSIGN_OR_RETURN(std::string name, RequiredQuery(request, "name"));
+  ASSIGN_OR_RETURN(std::string name, RequiredQueryParam(request, "name"));
   ASSIGN_OR_RETURN(std::vector<data::VersionInfo> list, ctx.datasets->ListVersions(name));
   json::Writer w;
   w.StartObject().Key("versions").StartArray();
@@ -173,7 +166,7 @@ Status ListVersions(const DatasetContext& ctx, http::Request& request, http::Res
 }
 
 Status GetManifest(const DatasetContext& ctx, http::Request& request, http::Response& response) {
-  ASSIGN_OR_RETURN(std::string id, RequiredQuery(request, "version_id"));
+  ASSIGN_OR_RETURN(std::string id, RequiredQueryParam(request, "version_id"));
   ASSIGN_OR_RETURN(int max_results, IntQuery(request, "max_results", 1000));
   const std::string* token = request.QueryParam("page_token");
   ASSIGN_OR_RETURN(data::ManifestPage page,
@@ -192,7 +185,7 @@ Status GetManifest(const DatasetContext& ctx, http::Request& request, http::Resp
 // Runs whose MLflow dataset inputs carry this version's id (or a prefix of 8+
 // hex chars of it) as digest: the link between tracking and data is a query.
 Status VersionRuns(const DatasetContext& ctx, http::Request& request, http::Response& response) {
-  ASSIGN_OR_RETURN(std::string id, RequiredQuery(request, "version_id"));
+  ASSIGN_OR_RETURN(std::string id, RequiredQueryParam(request, "version_id"));
   if (!IsSha256Hex(id)) return InvalidArgument("Invalid version_id: expected a sha256 hex digest");
   if (ctx.tracking == nullptr) return Status(ErrorCode::kNotImplemented, "Tracking is not enabled");
   ASSIGN_OR_RETURN(std::vector<tracking::Run> runs, RunsUsingDatasetVersion(*ctx.tracking, id));

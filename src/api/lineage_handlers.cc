@@ -14,6 +14,7 @@
 #include "api/api.h"
 #include "api/handlers.h"
 #include "api/mlflow_json.h"
+#include "api/mlflow_request.h"
 #include "base/json.h"
 #include "data/data.h"
 #include "http/http.h"
@@ -30,14 +31,6 @@ constexpr int kMaxFiles = 10'000;
 constexpr std::string_view kGitCommitTag = "mlflow.source.git.commit";
 constexpr std::string_view kSourceNameTag = "mlflow.source.name";
 constexpr std::string_view kDatasetContextTag = "mlflow.data.context";
-
-Result<std::string> RequiredQuery(const http::Request& request, std::string_view key) {
-  const std::string* v = request.QueryParam(key);
-  if (v == nullptr || v->empty()) {
-    return Err(InvalidArgument(fmt::format("Missing value for required parameter '{}'.", key)));
-  }
-  return *v;
-}
 
 Result<int> MaxFiles(const http::Request& request) {
   const std::string* v = request.QueryParam("max_files");
@@ -143,7 +136,7 @@ Status WriteRun(const LineageContext& ctx, json::Writer& w, const tracking::Run&
 // models:/<name>@<alias>[&max_files=N]
 Status ModelVersionLineage(const LineageContext& ctx, const http::Request& request,
                            http::Response& response) {
-  ASSIGN_OR_RETURN(std::string uri, RequiredQuery(request, "model_uri"));
+  ASSIGN_OR_RETURN(std::string uri, RequiredQueryParam(request, "model_uri"));
   ASSIGN_OR_RETURN(int max_files, MaxFiles(request));
   ASSIGN_OR_RETURN(registry::ModelVersion version, ctx.registry->Resolve(uri));
   json::Writer w;
@@ -165,7 +158,7 @@ Status ModelVersionLineage(const LineageContext& ctx, const http::Request& reque
 // whose inputs name it, and the model versions those runs produced.
 Status DatasetVersionLineage(const LineageContext& ctx, const http::Request& request,
                              http::Response& response) {
-  ASSIGN_OR_RETURN(std::string id, RequiredQuery(request, "version_id"));
+  ASSIGN_OR_RETURN(std::string id, RequiredQueryParam(request, "version_id"));
   if (ctx.datasets == nullptr) return Status(ErrorCode::kNotImplemented, "Datasets are not enabled");
   ASSIGN_OR_RETURN(std::vector<data::VersionInfo> versions, ctx.datasets->FindVersionsByDigest(id));
   if (versions.empty() || versions.front().version_id != id) {

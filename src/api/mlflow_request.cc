@@ -196,6 +196,14 @@ const json::Value* FindNonNull(const json::Value& object, std::string_view name)
 
 }  // namespace
 
+Result<std::string> RequiredQueryParam(const http::Request& request, std::string_view key) {
+  const std::string* v = request.QueryParam(key);
+  if (v == nullptr || v->empty()) {
+    return Err(InvalidArgument("Missing value for required parameter '" + std::string(key) + "'."));
+  }
+  return *v;
+}
+
 Status MissingValue(std::string_view param) {
   return InvalidArgument("Missing value for required parameter '" + std::string(param) + "'." +
                          std::string(kApiDocsHint));

@@ -75,6 +75,10 @@ Result<double> ToDoubleField(const json::Value& value, std::string_view param);
 Result<std::string> ToEnumField(const json::Value& value, std::string_view param,
                                 std::initializer_list<std::string_view> names);
 
+// A required query parameter of mlforge's own GET routes: absent or empty is
+// kInvalidParameterValue "Missing value for required parameter '<key>'.".
+Result<std::string> RequiredQueryParam(const http::Request& request, std::string_view key);
+
 // MLflow's Content-Type rule for JSON POST/PUT bodies: ok for other methods;
 // kInvalidParameterValue with MLflow's message when missing or not JSON.
 Status CheckContentType(const http::Request& request);

@@ -786,10 +786,7 @@ class TrackingServiceImpl final : public TrackingService {
     for (const Metric& m : metrics) {
       StoredMetricValue v = ToStored(m.value);
       auto [it, inserted] = index.try_emplace(m.key, keys.size());
-      if (inserted) {
-        keys.emplace_back(m.key, KeyBatch{&m, v, {}});
-        keys.back().second.chunk.reserve(kHistoryPointBytes * metrics.size());
-      }
+      if (inserted) keys.emplace_back(m.key, KeyBatch{&m, v, {}});
       KeyBatch& batch = keys[it->second].second;
       if (!inserted && std::tie(m.step, m.timestamp, v.value) >
                            std::tie(batch.newest->step, batch.newest->timestamp,
