@@ -8,9 +8,11 @@ packages=(
   g++ cmake ninja-build ccache pkg-config make
   # libraries (see docs/architecture.md, "Dependencies")
   libboost-dev libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev
-  libssl-dev libsqlite3-dev libpq-dev libyaml-cpp-dev
+  libssl-dev libsqlite3-dev libpq-dev libyaml-cpp-dev libxgboost-dev libeigen3-dev
   # tests and benchmarks
   libgtest-dev libbenchmark-dev postgresql wrk clang-format
+  # promtool checks /metrics; the Python serving peer of bench/serving and scipy fixtures
+  prometheus python3-xgboost python3-fastapi python3-uvicorn python3-uvloop python3-scipy
 )
 
 missing=()
