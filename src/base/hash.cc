@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 
@@ -45,11 +46,17 @@ std::string Sha256::HexOf(std::string_view data) {
 }
 
 bool IsSha256Hex(std::string_view s) {
+  // A table, not two range checks per byte: manifests check 100k hashes.
+  static constexpr auto kLowerHex = [] {
+    std::array<bool, 256> t{};
+    for (char c = '0'; c <= '9'; ++c) t[static_cast<unsigned char>(c)] = true;
+    for (char c = 'a'; c <= 'f'; ++c) t[static_cast<unsigned char>(c)] = true;
+    return t;
+  }();
   if (s.size() != 64) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
+  bool ok = true;
+  for (char c : s) ok &= kLowerHex[static_cast<unsigned char>(c)];
+  return ok;
 }
 
 }  // namespace mlforge

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -171,6 +172,69 @@ struct LocalGcResult {
   int64_t bytes_removed = 0;
 };
 
+// Where an object's bytes are: a whole loose file, or a range of a pack.
+struct ObjectLocation {
+  std::filesystem::path file;
+  int64_t offset = 0;
+  int64_t size = 0;
+  bool packed = false;
+};
+
+// The workspace cache: each content once, named by its sha256.
+//
+// Loose objects live in a blob::BlobStore (cache/objects/ab/cdef...). Small
+// contents that `add` stores go into pack files instead (cache/packs/*.pack,
+// each with a sorted index *.idx), because creating one file per object is
+// what bounds adding many small files: ext4 creates a few thousand files a
+// second here, a pack takes appends. Layout: docs/data.md.
+//
+// Thread-safe. Several processes may share a cache: packs are written under
+// an exclusive lock on cache/packs/lock and published by renaming their
+// index into place, so a reader sees a pack whole or not at all.
+class ObjectCache {
+ public:
+  // Objects up to this size are packed by PackWriter::Add.
+  static constexpr int64_t kPackObjectBytes = 1 << 20;
+
+  static Result<std::unique_ptr<ObjectCache>> Open(const std::filesystem::path& dir);
+  virtual ~ObjectCache() = default;
+
+  virtual blob::BlobStore& loose() = 0;
+  virtual bool Exists(std::string_view sha256) = 0;
+  // kResourceDoesNotExist if absent.
+  virtual Result<ObjectLocation> Locate(std::string_view sha256) = 0;
+  // The stored bytes, not verified (callers that serve them verify).
+  virtual Result<std::string> Read(std::string_view sha256) = 0;
+  // Loose stores (manifests, pulled objects), as blob::BlobStore.
+  virtual Result<std::string> Put(std::string_view data) = 0;
+  virtual Result<std::string> PutIfHashIs(std::string_view data, std::string_view sha256) = 0;
+  virtual Result<std::string> PutFile(const std::filesystem::path& source) = 0;
+  // Every object, loose and packed (an object in both is reported once per copy).
+  virtual Status ForEachObject(const std::function<void(std::string_view sha256, int64_t size)>& fn) = 0;
+
+  // Writes small objects into new packs. Holds the pack lock from Begin to
+  // Commit (or destruction, which discards what was written), so concurrent
+  // adds of the same content store it once. One pack file per worker: no
+  // lock on the write path.
+  class PackWriter {
+   public:
+    virtual ~PackWriter() = default;
+    // Stores data (whose sha256 the caller computed) unless the cache or
+    // this writer already has it. worker in [0, workers). Thread-safe across
+    // workers; each worker is used by one thread at a time.
+    virtual Status Add(int worker, std::string_view sha256, std::string_view data) = 0;
+    // Publishes the packs written.
+    virtual Status Commit() = 0;
+  };
+  virtual Result<std::unique_ptr<PackWriter>> BeginPacks(int workers) = 0;
+
+  // Removes every object not in `keep`: loose files are unlinked, packs that
+  // hold removable objects are rewritten without them. Counts in result.
+  virtual Status RemoveAllExcept(const std::unordered_set<std::string>& keep, bool dry_run,
+                                 LocalGcResult& result) = 0;
+};
+
+
 // A workspace: a directory with .mlforge/ (cache, stat cache, log) below it.
 // Thread-compatible: one command at a time per object. Several processes may
 // share a workspace: the cache is safe for concurrent writers (same content
@@ -186,7 +250,7 @@ class Workspace {
   virtual ~Workspace() = default;
 
   virtual const std::filesystem::path& root() const = 0;
-  virtual blob::BlobStore& cache() = 0;
+  virtual ObjectCache& cache() = 0;
 
   // Hashes a file or directory (inside the workspace), stores new content in
   // the cache, stores the manifest as an object, writes target.mlfd, appends

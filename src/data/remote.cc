@@ -143,7 +143,7 @@ Result<TransferResult> Push(Workspace& workspace, std::string_view dataset,
   // Keep the manifest last among the uploads.
   std::stable_partition(missing.begin(), missing.end(),
                         [&](const std::string& h) { return h != version_id; });
-  blob::BlobStore& cache = workspace.cache();
+  ObjectCache& cache = workspace.cache();
   RETURN_IF_ERROR(TransferAll(
       missing, options, "uploading", result,
       [&](http::Client& client, const std::string& sha) -> Result<int64_t> {
@@ -176,7 +176,7 @@ Result<TransferResult> Push(Workspace& workspace, std::string_view dataset,
 Result<TransferResult> Pull(Workspace& workspace, std::string_view version_id,
                             const RemoteOptions& options) {
   if (!IsSha256Hex(version_id)) return Err(InvalidArgument("Invalid version id"));
-  blob::BlobStore& cache = workspace.cache();
+  ObjectCache& cache = workspace.cache();
   TransferResult result;
   result.version_id = std::string(version_id);
   // Verified on arrival: only bytes that hash to their name are stored.

@@ -58,6 +58,9 @@ void StatCache::Load() {
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (data.size() < sizeof(kMagic) || std::memcmp(data.data(), kMagic, sizeof(kMagic)) != 0) return;
   size_t pos = sizeof(kMagic);
+  // One allocation of buckets instead of a rehash every doubling; paths
+  // average well over 8 bytes, so this over-reserves at most modestly.
+  entries_.reserve(data.size() / (kFixedBytes + 2 + 8));
   while (pos + 2 <= data.size()) {
     uint16_t len;
     std::memcpy(&len, data.data() + pos, 2);

@@ -145,16 +145,21 @@ Result<Fd> OpenDirChain(int dir_fd, std::string_view rel, bool create) {
   return current;
 }
 
-// Copies src to dst (a reflink where the filesystem can), hashing the bytes
-// that end up in dst. Returns their sha256 hex.
-Result<std::string> CloneOrCopyHashing(int src_fd, int dst_fd) {
+// Copies an object (src_fd is object.file) to dst -- a reflink where the
+// filesystem can and the object is a whole file -- hashing the bytes that
+// end up in dst. Returns their sha256 hex.
+Result<std::string> CloneOrCopyHashing(int src_fd, const ObjectLocation& object, int dst_fd) {
   Sha256 hash;
   auto buffer = std::make_unique<char[]>(kCopyBufferBytes);
-  bool cloned = ::ioctl(dst_fd, FICLONE, src_fd) == 0;
+  bool cloned = !object.packed && ::ioctl(dst_fd, FICLONE, src_fd) == 0;
   int read_fd = cloned ? dst_fd : src_fd;
-  int64_t offset = 0;
+  // A packed object is a range of its pack; a loose one is read to EOF.
+  int64_t offset = cloned ? 0 : object.offset;
+  const int64_t end = object.packed ? object.offset + object.size : INT64_MAX;
   for (;;) {
-    ssize_t n = ::pread(read_fd, buffer.get(), kCopyBufferBytes, offset);
+    size_t want = static_cast<size_t>(std::min<int64_t>(kCopyBufferBytes, end - offset));
+    if (want == 0) break;
+    ssize_t n = ::pread(read_fd, buffer.get(), want, offset);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Err(Errno("cannot read cache object", errno));
@@ -180,7 +185,7 @@ std::string Basename(const fs::path& p) { return p.filename().string(); }
 
 class WorkspaceImpl final : public Workspace {
  public:
-  WorkspaceImpl(fs::path root, std::unique_ptr<blob::BlobStore> cache, const Clock& clock)
+  WorkspaceImpl(fs::path root, std::unique_ptr<ObjectCache> cache, const Clock& clock)
       : root_(std::move(root)),
         state_(root_ / kStateDir),
         cache_(std::move(cache)),
@@ -188,7 +193,7 @@ class WorkspaceImpl final : public Workspace {
         stat_cache_(state_ / "stat-cache") {}
 
   const fs::path& root() const override { return root_; }
-  blob::BlobStore& cache() override { return *cache_; }
+  ObjectCache& cache() override { return *cache_; }
 
   Result<AddResult> Add(const fs::path& target, const AddOptions& options) override;
   Result<StatusReport> Status(const fs::path& pointer_file) override;
@@ -220,7 +225,7 @@ class WorkspaceImpl final : public Workspace {
 
   const fs::path root_;   // absolute, normal
   const fs::path state_;  // root_/.mlforge
-  std::unique_ptr<blob::BlobStore> cache_;
+  std::unique_ptr<ObjectCache> cache_;
   const Clock& clock_;
   StatCache stat_cache_;
   bool stat_cache_loaded_ = false;
@@ -294,7 +299,21 @@ Result<WorkspaceImpl::Scan> WorkspaceImpl::ScanTarget(const fs::path& target, bo
     int64_t hashed_at = 0;
   };
   std::vector<Hashed> hashed(to_hash.size());
-  RETURN_IF_ERROR(ParallelFor(to_hash.size(), threads, [&](size_t k) -> mlforge::Status {
+  // Small contents go into packs (one file per worker, not one per object).
+  std::unique_ptr<ObjectCache::PackWriter> packs;
+  if (store) {
+    ASSIGN_OR_RETURN(packs, cache_->BeginPacks(threads));
+  }
+  auto store_small = [&](int worker, std::string_view bytes) -> Result<std::string> {
+    if (static_cast<int64_t>(bytes.size()) > ObjectCache::kPackObjectBytes) {
+      // Put hashes, skips content the cache has and stores the rest once.
+      return cache_->Put(bytes);
+    }
+    std::string sha = Sha256::HexOf(bytes);
+    RETURN_IF_ERROR(packs->Add(worker, sha, bytes));
+    return sha;
+  };
+  RETURN_IF_ERROR(ParallelFor(to_hash.size(), threads, [&](size_t k, int worker) -> mlforge::Status {
     size_t i = to_hash[k];
     const WalkedFile& f = walk.files[i];
     fs::path p = disk_path(f);
@@ -321,15 +340,14 @@ Result<WorkspaceImpl::Scan> WorkspaceImpl::ScanTarget(const fs::path& target, bo
       }
       buffer.resize(got);  // shrank while we read: what we hashed is what we store
       if (store) {
-        // Put hashes, skips content the cache has, and stores the rest once.
-        ASSIGN_OR_RETURN(sha, cache_->Put(buffer));
+        ASSIGN_OR_RETURN(sha, store_small(worker, buffer));
       } else {
         sha = Sha256::HexOf(buffer);
       }
       fst.st_size = static_cast<off_t>(got);
     } else if (store) {
       // Streams into the cache, hashing what it writes.
-      ASSIGN_OR_RETURN(sha, cache_->PutFile(p, /*consume_source=*/false));
+      ASSIGN_OR_RETURN(sha, cache_->PutFile(p));
     } else if (void* map = ::mmap(nullptr, static_cast<size_t>(fst.st_size), PROT_READ,
                                   MAP_PRIVATE, fd.get(), 0);
                map != MAP_FAILED) {
@@ -374,10 +392,19 @@ Result<WorkspaceImpl::Scan> WorkspaceImpl::ScanTarget(const fs::path& target, bo
     for (size_t i = 0; i < n; ++i) {
       if (!fresh[i]) known.push_back(i);
     }
-    RETURN_IF_ERROR(ParallelFor(known.size(), threads, [&](size_t k) -> mlforge::Status {
+    RETURN_IF_ERROR(ParallelFor(known.size(), threads, [&](size_t k, int worker) -> mlforge::Status {
       size_t i = known[k];
       if (cache_->Exists(scan.entries[i].sha256)) return mlforge::Status::Ok();
-      ASSIGN_OR_RETURN(std::string sha, cache_->PutFile(disk_path(walk.files[i]), false));
+      fs::path p = disk_path(walk.files[i]);
+      std::string sha;
+      if (scan.entries[i].size <= ObjectCache::kPackObjectBytes) {
+        std::ifstream in(p, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!in.good() && !in.eof()) return InvalidArgument(fmt::format("cannot read '{}'", p.string()));
+        ASSIGN_OR_RETURN(sha, store_small(worker, bytes));
+      } else {
+        ASSIGN_OR_RETURN(sha, cache_->PutFile(p));
+      }
       if (sha != scan.entries[i].sha256) {
         return InvalidArgument(
             fmt::format("'{}' changed while it was being added", walk.files[i].path));
@@ -385,6 +412,7 @@ Result<WorkspaceImpl::Scan> WorkspaceImpl::ScanTarget(const fs::path& target, bo
       return mlforge::Status::Ok();
     }));
   }
+  if (packs) RETURN_IF_ERROR(packs->Commit());
   if (progress) progress->Finish();
   scan.files_hashed = total;
   if (stat_cache_.dirty()) RETURN_IF_ERROR(stat_cache_.Save());
@@ -511,15 +539,15 @@ Result<CheckoutResult> WorkspaceImpl::Checkout(const fs::path& pointer_file,
       // Anything else (a symlink included) is replaced by the rename below,
       // which never follows it.
     }
-    ASSIGN_OR_RETURN(std::filesystem::path object, cache_->ObjectPath(e.sha256));
-    Fd src(::open(object.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    ASSIGN_OR_RETURN(ObjectLocation object, cache_->Locate(e.sha256));
+    Fd src(::open(object.file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!src.valid()) return Errno("cannot open cache object " + e.sha256, errno);
     std::string tmp_name = fmt::format(".{}.mlforge-tmp-{}-{}", name.substr(0, 64), ::getpid(), i);
     int64_t started = NowNanos();
     Fd dst(::openat(dir.get(), tmp_name.c_str(),
                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666));
     if (!dst.valid()) return Errno(fmt::format("cannot create a file in '{}'", dir_rel), errno);
-    auto copied = CloneOrCopyHashing(src.get(), dst.get());
+    auto copied = CloneOrCopyHashing(src.get(), object, dst.get());
     if (!copied.has_value() || *copied != e.sha256) {
       ::unlinkat(dir.get(), tmp_name.c_str(), 0);
       if (!copied.has_value()) return copied.error();
@@ -653,26 +681,7 @@ Result<LocalGcResult> WorkspaceImpl::CollectGarbage(const std::vector<std::strin
     for (const ManifestEntry& e : manifest->entries) keep.insert(e.sha256);
   }
   LocalGcResult result;
-  std::vector<blob::ObjectInfo> doomed;
-  RETURN_IF_ERROR(cache_->ForEachObject([&](const blob::ObjectInfo& o) {
-    if (keep.contains(o.sha256)) {
-      ++result.objects_kept;
-    } else {
-      doomed.push_back(o);
-    }
-  }));
-  for (const blob::ObjectInfo& o : doomed) {
-    if (dry_run) {
-      ++result.objects_removed;
-      result.bytes_removed += o.size;
-      continue;
-    }
-    ASSIGN_OR_RETURN(bool removed, cache_->RemoveIfUnlinked(o.sha256));
-    if (removed) {
-      ++result.objects_removed;
-      result.bytes_removed += o.size;
-    }
-  }
+  RETURN_IF_ERROR(cache_->RemoveAllExcept(keep, dry_run, result));
   return result;
 }
 
@@ -684,8 +693,7 @@ Result<std::unique_ptr<Workspace>> Workspace::Open(const fs::path& root, const C
   if (ec) return Err(InvalidArgument("Cannot resolve workspace " + root.string()));
   fs::create_directories(abs / kStateDir, ec);
   if (ec) return Err(Internal("Cannot create " + (abs / kStateDir).string() + ": " + ec.message()));
-  ASSIGN_OR_RETURN(std::unique_ptr<blob::BlobStore> cache,
-                   blob::BlobStore::Open(abs / kStateDir / "cache"));
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectCache> cache, ObjectCache::Open(abs / kStateDir / "cache"));
   return std::unique_ptr<Workspace>(new WorkspaceImpl(abs, std::move(cache), clock));
 }
 

@@ -37,12 +37,13 @@ std::string ReadFile(const fs::path& p) {
   return s.str();
 }
 
-void FlipFirstByte(const fs::path& p) {
+void FlipByte(const fs::path& p, int64_t offset = 0) {
   ::chmod(p.c_str(), 0644);
   std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
   char c = 0;
+  f.seekg(offset);
   f.get(c);
-  f.seekp(0);
+  f.seekp(offset);
   f.put(static_cast<char>(c ^ 1));
 }
 
@@ -168,7 +169,9 @@ TEST_F(DatasetApiTest, InterruptedPushResumesWithTheRest) {
 
 TEST_F(DatasetApiTest, CorruptedCacheObjectIsNeverPushed) {
   std::string sha = Sha256::HexOf("row 3");
-  FlipFirstByte(*a_->cache().ObjectPath(sha));
+  auto object = a_->cache().Locate(sha);
+  ASSERT_TRUE(object.has_value());
+  FlipByte(object->file, object->offset);
   auto pushed = Push(*a_, "set", pointer_.version_id, remote_);
   ASSERT_FALSE(pushed.has_value());
   EXPECT_NE(pushed.error().message().find("corrupted"), std::string::npos)
@@ -179,7 +182,7 @@ TEST_F(DatasetApiTest, CorruptedCacheObjectIsNeverPushed) {
 TEST_F(DatasetApiTest, CorruptedServerObjectIsRefusedOnPull) {
   ASSERT_TRUE(Push(*a_, "set", pointer_.version_id, remote_).has_value());
   std::string sha = Sha256::HexOf("row 5");
-  FlipFirstByte(*artifacts_->blobs().ObjectPath(sha));
+  FlipByte(*artifacts_->blobs().ObjectPath(sha));
   fs::path pointer = PointerInB();
   RemoteOptions one = remote_;
   one.connections = 1;
@@ -238,7 +241,9 @@ TEST_F(DatasetApiTest, BadInputIsRefusedAndTheServerKeepsServing) {
   // A JSON body over the server's limit.
   auto huge = client_->Send(http::Method::kPost, api + "/objects/missing",
                             std::string(2 << 20, ' '), {{"content-type", "application/json"}});
-  if (huge.has_value()) EXPECT_EQ(huge->status, 413);
+  if (huge.has_value()) {
+    EXPECT_EQ(huge->status, 413);
+  }
   client_ = std::make_unique<http::Client>("127.0.0.1", server_->port());
   // A version whose objects are missing names them.
   auto text = a_->cache().Read(pointer_.version_id);

@@ -36,9 +36,9 @@ std::string ReadFile(const fs::path& p) {
 // change are read again; tests wait it out where they count reads.
 void WaitPastRacyWindow() { std::this_thread::sleep_for(std::chrono::milliseconds(80)); }
 
-int64_t CountObjects(blob::BlobStore& store) {
+int64_t CountObjects(ObjectCache& cache) {
   int64_t n = 0;
-  EXPECT_TRUE(store.ForEachObject([&](const blob::ObjectInfo&) { ++n; }).ok());
+  EXPECT_TRUE(cache.ForEachObject([&](std::string_view, int64_t) { ++n; }).ok());
   return n;
 }
 
@@ -145,12 +145,13 @@ TEST_F(WorkspaceTest, StatusReadsOnlyFilesWhoseStatChanged) {
 TEST_F(WorkspaceTest, FlippedByteInCacheIsDetectedAndNeverCheckedOut) {
   AddResult added = MustAdd(Root() / "images");
   std::string sha = Sha256::HexOf("data 7");
-  auto object = ws_->cache().ObjectPath(sha);
+  auto object = ws_->cache().Locate(sha);
   ASSERT_TRUE(object.has_value());
-  ::chmod(object->c_str(), 0644);
+  EXPECT_TRUE(object->packed);  // small contents live in packs
+  ::chmod(object->file.c_str(), 0644);
   {
-    std::fstream f(*object, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(2);
+    std::fstream f(object->file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(object->offset + 2);
     f.put('X');
   }
   fs::remove(Root() / "images/f7");
@@ -167,9 +168,11 @@ TEST_F(WorkspaceTest, FlippedByteInCacheIsDetectedAndNeverCheckedOut) {
 
 TEST_F(WorkspaceTest, CorruptedManifestIsRefused) {
   AddResult added = MustAdd(Root() / "images");
-  auto object = ws_->cache().ObjectPath(added.pointer.version_id);
-  ::chmod(object->c_str(), 0644);
-  std::ofstream(*object, std::ios::app) << "x";
+  auto object = ws_->cache().Locate(added.pointer.version_id);
+  ASSERT_TRUE(object.has_value());
+  EXPECT_FALSE(object->packed);  // manifests are loose objects
+  ::chmod(object->file.c_str(), 0644);
+  std::ofstream(object->file, std::ios::app) << "x";
   EXPECT_FALSE(ws_->LoadManifest(added.pointer.version_id).has_value());
   EXPECT_FALSE(ws_->Checkout(added.pointer_file, {}).has_value());
 }
@@ -266,6 +269,80 @@ TEST_F(WorkspaceTest, GcKeepsWhatPointersReference) {
   // An unreadable pointer stops the collector instead of dropping its data.
   std::ofstream(Root() / "broken.mlfd") << "path: [";
   EXPECT_FALSE(ws_->CollectGarbage({}, false).has_value());
+}
+
+int CountPackFiles(const fs::path& packs, std::string_view suffix) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(packs)) n += e.path().string().ends_with(suffix);
+  return n;
+}
+
+TEST_F(WorkspaceTest, SmallContentsArePackedAndGcRewritesPacks) {
+  AddResult v1 = MustAdd(Root() / "images");
+  fs::path packs = Root() / ".mlforge/cache/packs";
+  int packs_after_v1 = CountPackFiles(packs, ".pack");
+  EXPECT_GE(packs_after_v1, 1);
+  EXPECT_EQ(CountPackFiles(packs, ".idx"), packs_after_v1);
+  WriteFile(Root() / "images/f5", "v2 only");
+  AddResult v2 = MustAdd(Root() / "images");
+  // Only the new content was written: one more pack, holding one object.
+  EXPECT_EQ(CountPackFiles(packs, ".pack"), packs_after_v1 + 1);
+  // The pointer now names v2, so v1's pack holds 30 live objects and one
+  // dead one: the pack is rewritten, and every kept object still reads back.
+  auto gc = ws_->CollectGarbage({}, false);
+  ASSERT_TRUE(gc.has_value()) << gc.error().ToString();
+  EXPECT_EQ(gc->objects_removed, 2);  // "data 5" and v1's manifest
+  EXPECT_FALSE(ws_->cache().Exists(Sha256::HexOf("data 5")));
+  auto reopened = Workspace::Open(Root(), clock_);  // as a later process sees it
+  ASSERT_TRUE(reopened.has_value());
+  for (int i = 0; i < 30; ++i) {
+    std::string content = i == 5 ? "v2 only" : "data " + std::to_string(i);
+    auto bytes = (*reopened)->cache().Read(Sha256::HexOf(content));
+    ASSERT_TRUE(bytes.has_value()) << content;
+    EXPECT_EQ(*bytes, content);
+  }
+  fs::remove_all(Root() / "images");
+  ASSERT_TRUE((*reopened)->Checkout(v2.pointer_file, {}).has_value());
+  EXPECT_EQ(ReadFile(Root() / "images/f5"), "v2 only");
+  EXPECT_EQ(ReadFile(Root() / "images/f6"), "data 6");
+}
+
+TEST_F(WorkspaceTest, UncommittedPacksAreNeverVisibleAndTheirLeftoversAreRemoved) {
+  std::string sha = Sha256::HexOf("never committed");
+  fs::path packs = Root() / ".mlforge/cache/packs";
+  {
+    auto writer = ws_->cache().BeginPacks(1);
+    ASSERT_TRUE(writer.has_value());
+    ASSERT_TRUE((*writer)->Add(0, sha, "never committed").ok());
+    EXPECT_FALSE(ws_->cache().Exists(sha));  // written, not published
+  }  // destroyed without Commit, as an add that failed half way
+  EXPECT_FALSE(ws_->cache().Exists(sha));
+  EXPECT_EQ(CountPackFiles(packs, ".pack"), 0);
+  // A killed process leaves its temp pack behind; the next writer removes it.
+  WriteFile(packs / "tmp-0123456789abcdef.pack", "MLFPACK1partial");
+  auto writer = ws_->cache().BeginPacks(1);
+  ASSERT_TRUE(writer.has_value());
+  EXPECT_FALSE(fs::exists(packs / "tmp-0123456789abcdef.pack"));
+}
+
+TEST_F(WorkspaceTest, DamagedPackIndexIsIgnoredNeverTrusted) {
+  AddResult added = MustAdd(Root() / "images");
+  fs::path packs = Root() / ".mlforge/cache/packs";
+  for (const auto& e : fs::directory_iterator(packs)) {
+    if (!e.path().string().ends_with(".idx")) continue;
+    ::chmod(e.path().c_str(), 0644);
+    std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(20);  // inside the first entry's hash
+    f.put('\x5a');
+  }
+  auto reopened = Workspace::Open(Root(), clock_);
+  ASSERT_TRUE(reopened.has_value());
+  EXPECT_FALSE((*reopened)->cache().Exists(Sha256::HexOf("data 1")));
+  fs::remove(Root() / "images/f1");
+  auto out = (*reopened)->Checkout(added.pointer_file, {});
+  ASSERT_FALSE(out.has_value());
+  EXPECT_EQ(out.error().code(), ErrorCode::kResourceDoesNotExist) << out.error().ToString();
+  EXPECT_FALSE(fs::exists(Root() / "images/f1"));
 }
 
 TEST_F(WorkspaceTest, RefusesTargetsOutsideTheWorkspace) {
