@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# bench/serving: single-row OIP v2 inference over loopback, mlforge beside the
+# same model behind FastAPI + uvicorn + xgboost (bench/serving/python_peer.py)
+# in the same run, and libxgboost's in-process predict rate (the limit, from
+# serving_runtime_bench); p99 while the alias moves between versions (hot
+# swap); `mlforge predict` of a 1,000,000-row CSV beside libxgboost's raw batch
+# rate, with its peak memory beside that of a 100,000-row file.
+# Server (either one) on CPU 0, wrk on CPU 1.
+# Usage: bench/serving/serving_bench.sh [build-dir]
+#   (BENCH_SECONDS=10, BENCH_REPEAT=3, BENCH_CSV_ROWS=1000000)
+set -euo pipefail
+build=${1:-build}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+[[ "$build" = /* ]] || build="$root/$build"
+bin="$build/app/mlforge"
+runtime_bench="$build/bench/serving_runtime_bench"
+seconds=${BENCH_SECONDS:-10}
+repeat=${BENCH_REPEAT:-3}
+csv_rows=${BENCH_CSV_ROWS:-1000000}
+here="$root/bench/serving"
+work=$(mktemp -d -t mlforge-serving-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  pkill -f "$work" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# wrk's latency figures are "812.00us", "1.20ms" or "2.01s": in ms.
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f\n", v}' <<<"$1"; }
+# Runs wrk on CPU 1; sets rps, p50, p99 (ms) and bad (non-2xx + socket errors).
+load() {  # $1 = url, $2 = connections, $3 = seconds
+  local out
+  out=$(taskset -c 1 wrk -t1 -c"$2" -d"$3"s --latency -s "$here/infer.lua" "$1")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+  bad=$(( $(awk '/Non-2xx/ {print $5}' <<<"$out" | tail -1 | sed 's/^$/0/') + \
+          $(awk '/Socket errors/ {gsub(",", ""); print $4+$6+$8+$10}' <<<"$out" | sed 's/^$/0/') ))
+}
+# Runs load $repeat times; prints "median_rps median_p50 median_p99 total_bad".
+measure() {  # $1 = url, $2 = connections
+  local r=() a=() b=() errors=0
+  for _ in $(seq 1 "$repeat"); do
+    load "$1" "$2" "$seconds"
+    r+=("$rps"); a+=("$p50"); b+=("$p99"); errors=$((errors + bad))
+  done
+  echo "$(median "${r[@]}") $(median "${a[@]}") $(median "${b[@]}") $errors"
+}
+wait_for() {  # $1 = url
+  for _ in $(seq 1 600); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "not up: $1" >&2; return 1
+}
+
+echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
+echo "# date: $(date -u +%Y-%m-%dT%H:%MZ); ${seconds}s per load run, medians of $repeat; server on CPU 0, wrk on CPU 1"
+
+# --- the model, and libxgboost's in-process rates --------------------------
+echo
+echo "## in-process predict (one thread; serving_runtime_bench)"
+taskset -c 0 "$runtime_bench" --write-package "$work/model" --write-csv "$work/rows.csv" --csv-rows "$csv_rows"
+head -n $((100000 + 1)) "$work/rows.csv" >"$work/rows-100k.csv"
+
+# --- the Python peer --------------------------------------------------------
+peer_port=$((20000 + RANDOM % 20000))
+taskset -c 0 python3 "$here/python_peer.py" "$work/model" --port "$peer_port" --name model \
+  >"$work/peer.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$peer_port/v2/health/ready"
+read -r py16_rps py16_p50 py16_p99 py16_bad < <(measure "http://127.0.0.1:$peer_port/v2/models/model/infer" 16)
+read -r py64_rps py64_p50 py64_p99 py64_bad < <(measure "http://127.0.0.1:$peer_port/v2/models/model/infer" 64)
+kill "${pids[-1]}"; unset 'pids[-1]'
+
+# --- mlforge ----------------------------------------------------------------
+mkdir -p "$work/server"
+taskset -c 0 "$bin" server --port 0 --port-file "$work/server/port" --data-dir "$work/server" \
+  --serving-poll-ms 100 >"$work/server/out" 2>"$work/server/log" &
+pids+=($!)
+for _ in $(seq 1 300); do [[ -s "$work/server/port" ]] && break; sleep 0.05; done
+port=$(cat "$work/server/port")
+url="http://127.0.0.1:$port"
+wait_for "$url/health"
+python3 "$here/register_model.py" "$url" "$work/model" bench --alias champion >/dev/null
+python3 "$here/register_model.py" "$url" "$work/model" bench >/dev/null  # version 2, for the swaps
+curl -sf -X POST "$url/api/2.0/mlforge/deployments/create" -H 'Content-Type: application/json' \
+  -d '{"name": "bench", "routes": [{"model_name": "bench", "alias": "champion"}]}' >/dev/null
+wait_for "$url/v2/models/bench/ready"
+infer="$url/v2/models/bench/infer"
+read -r ml16_rps ml16_p50 ml16_p99 ml16_bad < <(measure "$infer" 16)
+read -r ml64_rps ml64_p50 ml64_p99 ml64_bad < <(measure "$infer" 64)
+
+# Hot swap: the alias moves between versions 1 and 2 every second while wrk
+# runs at c=16; every move loads, warms and swaps a version.
+swap_p99s=(); swap_bad=0; swaps=0
+for _ in $(seq 1 "$repeat"); do
+  (
+    v=2
+    for _ in $(seq 1 $((seconds - 1))); do
+      sleep 1
+      curl -sf -X POST "$url/api/2.0/mlflow/registered-models/alias" -H 'Content-Type: application/json' \
+        -d "{\"name\": \"bench\", \"alias\": \"champion\", \"version\": \"$v\"}" >/dev/null
+      v=$((3 - v))
+    done
+  ) &
+  mover=$!
+  load "$infer" 16 "$seconds"
+  wait "$mover"
+  swap_p99s+=("$p99"); swap_bad=$((swap_bad + bad)); swaps=$((swaps + seconds - 1))
+done
+swap_p99=$(median "${swap_p99s[@]}")
+loads=$(curl -s "$url/metrics" | awk '/^mlforge_serving_model_loads_total/ {s += $2} END {print s + 0}')
+
+# --- batch prediction ------------------------------------------------------
+predict() {  # $1 = input; prints "seconds max_rss_kib"
+  /usr/bin/time -f "%e %M" -o "$work/time" "$bin" predict --model "$work/model" --input "$1" \
+    --output "$work/out.csv" >/dev/null 2>&1
+  cat "$work/time"
+}
+bt=(); rss=()
+for _ in $(seq 1 "$repeat"); do read -r t m < <(predict "$work/rows.csv"); bt+=("$t"); rss+=("$m"); done
+read -r _ rss_small < <(predict "$work/rows-100k.csv")
+batch_s=$(median "${bt[@]}")
+batch_rss=$(median "${rss[@]}")
+
+echo
+echo "## single-row OIP v2 infer over loopback"
+echo
+echo "| server | c | req/s | p50 ms | p99 ms | failed | vs Python |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+echo "| FastAPI + uvicorn + xgboost | 16 | $py16_rps | $py16_p50 | $py16_p99 | $py16_bad | |"
+echo "| FastAPI + uvicorn + xgboost | 64 | $py64_rps | $py64_p50 | $py64_p99 | $py64_bad | |"
+echo "| mlforge | 16 | $ml16_rps | $ml16_p50 | $ml16_p99 | $ml16_bad | $(echo "scale=1; $ml16_rps / $py16_rps" | bc -l)x |"
+echo "| mlforge | 64 | $ml64_rps | $ml64_p50 | $ml64_p99 | $ml64_bad | $(echo "scale=1; $ml64_rps / $py64_rps" | bc -l)x |"
+echo
+echo "hot swap at c=16: $swaps alias moves, $loads model loads in all; p99 $swap_p99 ms vs steady $ml16_p99 ms" \
+  "($(echo "scale=2; $swap_p99 / $ml16_p99" | bc -l)x); failed requests: $swap_bad"
+echo
+echo "batch: mlforge predict, $csv_rows rows: $batch_s s = $(echo "scale=0; $csv_rows / $batch_s" | bc -l) rows/s;" \
+  "peak RSS $((batch_rss / 1024)) MiB ($((rss_small / 1024)) MiB for 100,000 rows)"
