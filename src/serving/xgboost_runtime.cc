@@ -3,6 +3,8 @@
 #include <fmt/core.h>
 #include <xgboost/c_api.h>
 
+#include <limits>
+#include <mutex>
 #include <optional>
 
 #include "serving/tree_ensemble.h"
@@ -66,20 +68,26 @@ class XgboostRuntime final : public ModelRuntime {
   }
 
  private:
+  // Through a DMatrix: dart and gblinear have no in-place predict in
+  // libxgboost 1.7. One prediction at a time (the booster's prediction cache
+  // is not documented as thread-safe for DMatrix input); this path is the
+  // rare fallback, not the serving path.
   Status PredictWithLibxgboost(const FeatureBatch& in, double* out) const {
-    const std::string array = fmt::format(
-        R"({{"data": [{}, true], "shape": [{}, {}], "typestr": "<f4", "version": 3}})",
-        reinterpret_cast<uintptr_t>(in.values.data()), in.rows, in.cols);
+    DMatrixHandle matrix = nullptr;
+    if (XGDMatrixCreateFromMat(in.values.data(), static_cast<bst_ulong>(in.rows),
+                               static_cast<bst_ulong>(in.cols), std::numeric_limits<float>::quiet_NaN(),
+                               &matrix) != 0) {
+      return Internal(fmt::format("libxgboost cannot take the batch: {}", XGBGetLastError()));
+    }
     static constexpr const char* kConfig =
-        R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, )"
-        R"("strict_shape": false, "missing": NaN})";
+        R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})";
     const bst_ulong* shape = nullptr;
     bst_ulong dim = 0;
     const float* result = nullptr;
-    if (XGBoosterPredictFromDense(booster_.get(), array.c_str(), kConfig, nullptr, &shape, &dim,
-                                  &result) != 0) {
-      return Internal(fmt::format("libxgboost predict failed: {}", XGBGetLastError()));
-    }
+    std::lock_guard lock(fallback_mutex_);
+    const int rc = XGBoosterPredictFromDMatrix(booster_.get(), matrix, kConfig, &shape, &dim, &result);
+    XGDMatrixFree(matrix);
+    if (rc != 0) return Internal(fmt::format("libxgboost predict failed: {}", XGBGetLastError()));
     bst_ulong n = 1;
     for (bst_ulong i = 0; i < dim; ++i) n *= shape[i];
     if (n != static_cast<bst_ulong>(in.rows * raw_outputs_)) {
@@ -119,6 +127,8 @@ class XgboostRuntime final : public ModelRuntime {
   const int raw_outputs_;  // columns the booster predicts
   const bool class_labels_;
   const bool binary_probability_;  // binary:logistic: one probability per row
+  // Serializes the libxgboost fallback (see PredictWithLibxgboost).
+  mutable std::mutex fallback_mutex_;
 };
 
 Result<std::string> SaveJson(void* booster) {
