@@ -132,6 +132,8 @@ Result<std::unique_ptr<ModelRuntime>> LinearRuntimeFromJson(
     for (const std::string& name : names) sig.inputs.push_back(ColumnSpec{.name = name});
     ordered = std::move(weights);
   }
+  // The runtime names its one output (an MLmodel's output spec only describes it).
+  sig.outputs = {ColumnSpec{.name = "prediction"}};
   return std::make_unique<LinearRuntime>(std::move(sig), task, std::move(ordered),
                                          intercept->as_double());
 }
