@@ -22,24 +22,14 @@ Status Unsupported(std::string_view what) {
 }
 
 // XGBoost writes learner parameters as strings ("5E-1", "3").
-Result<float> FloatParam(object o, std::string_view key) {
+template <typename T>
+Result<T> NumberParam(object o, std::string_view key) {
   std::string_view text;
   if (o[key].get(text)) return Err(Broken(fmt::format("'{}' is missing", key)));
-  float v = 0;
+  T v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size()) {
     return Err(Broken(fmt::format("'{}' is not a number", key)));
-  }
-  return v;
-}
-
-Result<int64_t> IntParam(object o, std::string_view key) {
-  std::string_view text;
-  if (o[key].get(text)) return Err(Broken(fmt::format("'{}' is missing", key)));
-  int64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    return Err(Broken(fmt::format("'{}' is not an integer", key)));
   }
   return v;
 }
@@ -83,11 +73,11 @@ Result<TreeEnsemble> TreeEnsemble::FromXgboostJson(std::string_view model_json) 
   std::string_view objective;
   if (learner["objective"]["name"].get(objective)) return Err(Broken("no objective name"));
   model.objective_.assign(objective);
-  ASSIGN_OR_RETURN(const int64_t num_feature, IntParam(param, "num_feature"));
-  ASSIGN_OR_RETURN(const int64_t num_class, IntParam(param, "num_class"));
-  ASSIGN_OR_RETURN(const float base_score, FloatParam(param, "base_score"));
+  ASSIGN_OR_RETURN(const int64_t num_feature, NumberParam<int64_t>(param, "num_feature"));
+  ASSIGN_OR_RETURN(const int64_t num_class, NumberParam<int64_t>(param, "num_class"));
+  ASSIGN_OR_RETURN(const float base_score, NumberParam<float>(param, "base_score"));
   if (int64_t num_target = 1; param["num_target"].error() == simdjson::SUCCESS) {
-    ASSIGN_OR_RETURN(num_target, IntParam(param, "num_target"));
+    ASSIGN_OR_RETURN(num_target, NumberParam<int64_t>(param, "num_target"));
     if (num_target != 1) return Err(Unsupported("multi-target models"));
   }
   if (num_feature <= 0 || num_feature >= kDefaultLeft) return Err(Broken("bad num_feature"));

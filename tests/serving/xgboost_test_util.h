@@ -55,9 +55,7 @@ class Booster {
     bst_ulong dim = 0;
     const float* out = nullptr;
     Check(XGBoosterPredictFromDense(h_, array.c_str(), config, nullptr, &shape, &dim, &out));
-    bst_ulong n = 1;
-    for (bst_ulong i = 0; i < dim; ++i) n *= shape[i];
-    return std::vector<float>(out, out + n);
+    return Copy(out, shape, dim);
   }
 
   // libxgboost's DMatrix predict (dart and gblinear have no in-place predict).
@@ -72,17 +70,19 @@ class Booster {
     const float* out = nullptr;
     const int rc = XGBoosterPredictFromDMatrix(h_, d, config, &shape, &dim, &out);
     std::vector<float> result;
-    if (rc == 0) {
-      bst_ulong n = 1;
-      for (bst_ulong i = 0; i < dim; ++i) n *= shape[i];
-      result.assign(out, out + n);
-    }
+    if (rc == 0) result = Copy(out, shape, dim);
     XGDMatrixFree(d);
     Check(rc);
     return result;
   }
 
  private:
+  static std::vector<float> Copy(const float* out, const bst_ulong* shape, bst_ulong dim) {
+    bst_ulong n = 1;
+    for (bst_ulong i = 0; i < dim; ++i) n *= shape[i];
+    return std::vector<float>(out, out + n);
+  }
+
   BoosterHandle h_ = nullptr;
 };
 
