@@ -456,8 +456,7 @@ Result<FeatureBatch> DecodeColumnar(simdjson::dom::object columns, const ModelSi
 
 // instances / inputs given as a list: records, rows in signature order, or
 // (one input column) scalars.
-Result<FeatureBatch> DecodeInstanceList(simdjson::dom::array items, const ModelSignature& signature,
-                                        std::string_view key) {
+Result<FeatureBatch> DecodeInstanceList(simdjson::dom::array items, const ModelSignature& signature) {
   FeatureBatch out = Shaped(signature, static_cast<int64_t>(items.size()));
   if (items.size() == 0) return out;
   const element_type first = (*items.begin()).type();
@@ -466,7 +465,6 @@ Result<FeatureBatch> DecodeInstanceList(simdjson::dom::array items, const ModelS
     return out;
   }
   RETURN_IF_ERROR(DecodeRowLists(items, signature, IdentityFields(signature), &out));
-  (void)key;
   return out;
 }
 
@@ -684,6 +682,21 @@ Status CheckColumnDatatype(const Tensor& t, const ColumnSpec& column) {
                                  ColumnTypeName(column.type), t.datatype->name, Echo(t.name)));
 }
 
+// The data's top level holds the element count (flat) or the first
+// dimension (nested). Checked before anything is allocated from the shape,
+// so a shape claiming a huge batch costs nothing.
+Status CheckDataSize(const Tensor& t) {
+  simdjson::dom::array top;
+  if (t.data.get(top)) return TensorError(t, "'data' is not a list");
+  const bool nested = top.size() > 0 && (*top.begin()).type() == element_type::ARRAY;
+  const int64_t want = nested ? (t.shape.empty() ? 0 : t.shape[0]) : t.count;
+  if (static_cast<int64_t>(top.size()) != want) {
+    return TensorError(t, fmt::format("'data' holds {} values but the shape [{}] needs {}", top.size(),
+                                      fmt::join(t.shape, ", "), t.count));
+  }
+  return Status::Ok();
+}
+
 // Walks `data` (flat, or nested to the shape) calling sink(i, value) for the
 // i-th element in row-major order.
 template <typename Sink>
@@ -782,7 +795,7 @@ Result<FeatureBatch> DecodeInvocationsJson(std::string_view body, const ModelSig
   if (data.get(list)) {
     return Err(BadShape(fmt::format("'{}' must be a list of rows or an object of columns", format)));
   }
-  return DecodeInstanceList(list, signature, format);
+  return DecodeInstanceList(list, signature);
 }
 
 Result<FeatureBatch> DecodeInvocationsCsv(std::string_view body, const ModelSignature& signature) {
@@ -900,6 +913,7 @@ Result<InferRequest> DecodeInferRequest(std::string_view body, const ModelSignat
                                             width)));
     }
     for (const ColumnSpec& column : signature.inputs) RETURN_IF_ERROR(CheckColumnDatatype(t, column));
+    RETURN_IF_ERROR(CheckDataSize(t));
     request.features = Shaped(signature, t.shape[0]);
     float* values = request.features.values.data();
     RETURN_IF_ERROR(WalkTensorData(t, [&](int64_t i, double v) {
@@ -933,6 +947,7 @@ Result<InferRequest> DecodeInferRequest(std::string_view body, const ModelSignat
                                          Echo(tensors[0].name), rows)));
     }
     RETURN_IF_ERROR(CheckColumnDatatype(t, column));
+    RETURN_IF_ERROR(CheckDataSize(t));
   }
   RETURN_IF_ERROR(CheckPresent(signature, present, nullptr, ""));
   request.features = Shaped(signature, rows);

@@ -284,6 +284,15 @@ TEST(InferRequestTest, Errors) {
                         "datatype": "FP64", "data": [1]}]})"),
               E::kInvalidParameterValue, "shape");
   ExpectError(Infer("{\"inputs\": [" + std::string(5000, '[')), E::kMalformedRequest, "");
+  // A shape claiming a huge batch is refused before anything is allocated for it.
+  ExpectError(with_b(R"({"name": "b", "shape": [1000000000000], "datatype": "INT64", "data": [1]})"),
+              E::kInvalidParameterValue, "'b'");
+  ModelSignature doubles;
+  doubles.inputs = {ColumnSpec{.name = "x"}, ColumnSpec{.name = "y"}};
+  ExpectError(DecodeInferRequest(R"({"inputs": [{"name": "m", "shape": [1000000000000, 2], "datatype": "FP64",
+                                     "data": [[1, 2]]}]})",
+                                 doubles),
+              E::kInvalidParameterValue, "'m'");
 }
 
 TEST(InferResponseTest, Shape) {
