@@ -1,9 +1,9 @@
 #include "app/predict_command.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -62,7 +62,8 @@ class TempDir {
  public:
   static Result<TempDir> Create() {
     std::string pattern = (fs::temp_directory_path() / "mlforge-predict-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) return Err(Internal("Cannot create a temporary directory"));
+    if (::mkdtemp(pattern.data()) == nullptr)
+      return Err(Internal("Cannot create a temporary directory"));
     TempDir d;
     d.path_ = pattern;
     return d;
@@ -92,7 +93,8 @@ Result<ModelsUri> ParseModelsUri(std::string_view uri) {
   constexpr std::string_view kScheme = "models:/";
   std::string_view rest = uri.substr(kScheme.size());
   ModelsUri out;
-  if (const size_t at = rest.rfind('@'); at != std::string_view::npos && rest.find('/') == std::string_view::npos) {
+  if (const size_t at = rest.rfind('@');
+      at != std::string_view::npos && rest.find('/') == std::string_view::npos) {
     out.name = rest.substr(0, at);
     out.alias = rest.substr(at + 1);
   } else if (const size_t slash = rest.rfind('/'); slash != std::string_view::npos) {
@@ -105,15 +107,18 @@ Result<ModelsUri> ParseModelsUri(std::string_view uri) {
     }
   }
   if (out.name.empty() || (out.version.empty() && out.stage.empty() && out.alias.empty())) {
-    return Err(InvalidArgument(fmt::format(
-        "'{}' is not a model URI: use models:/NAME/VERSION, models:/NAME/STAGE or models:/NAME@ALIAS", uri)));
+    return Err(
+        InvalidArgument(fmt::format("'{}' is not a model URI: use models:/NAME/VERSION, "
+                                    "models:/NAME/STAGE or models:/NAME@ALIAS",
+                                    uri)));
   }
   return out;
 }
 
 std::string Query(std::initializer_list<std::pair<std::string_view, std::string_view>> params) {
   std::string q;
-  for (const auto& [k, v] : params) q += fmt::format("{}{}={}", q.empty() ? "?" : "&", k, http::PercentEncode(v));
+  for (const auto& [k, v] : params)
+    q += fmt::format("{}{}={}", q.empty() ? "?" : "&", k, http::PercentEncode(v));
   return q;
 }
 
@@ -121,42 +126,51 @@ std::string Query(std::initializer_list<std::pair<std::string_view, std::string_
 Result<std::string> ResolveVersion(const data::RemoteOptions& server, const ModelsUri& uri) {
   constexpr std::string_view kApi = "/api/2.0/mlflow";
   if (!uri.version.empty()) {
-    ASSIGN_OR_RETURN(json::Value v, GetJson(server, fmt::format("{}/model-versions/get{}", kApi,
-                                                                Query({{"name", uri.name}, {"version", uri.version}}))));
+    ASSIGN_OR_RETURN(
+        json::Value v,
+        GetJson(server, fmt::format("{}/model-versions/get{}", kApi,
+                                    Query({{"name", uri.name}, {"version", uri.version}}))));
     return uri.version;
   }
   if (!uri.alias.empty()) {
-    ASSIGN_OR_RETURN(json::Value v, GetJson(server, fmt::format("{}/registered-models/alias{}", kApi,
-                                                                Query({{"name", uri.name}, {"alias", uri.alias}}))));
+    ASSIGN_OR_RETURN(
+        json::Value v,
+        GetJson(server, fmt::format("{}/registered-models/alias{}", kApi,
+                                    Query({{"name", uri.name}, {"alias", uri.alias}}))));
     const json::Value* mv = v.Find("model_version");
     if (mv == nullptr || StrOf(*mv, "version").empty()) {
-      return Err(NotFound(fmt::format("No version of '{}' has the alias '{}'", uri.name, uri.alias)));
+      return Err(
+          NotFound(fmt::format("No version of '{}' has the alias '{}'", uri.name, uri.alias)));
     }
     return StrOf(*mv, "version");
   }
-  std::string target = fmt::format("{}/registered-models/get-latest-versions{}", kApi, Query({{"name", uri.name}}));
+  std::string target =
+      fmt::format("{}/registered-models/get-latest-versions{}", kApi, Query({{"name", uri.name}}));
   if (uri.stage != "latest") target += "&stages=" + http::PercentEncode(uri.stage);
   ASSIGN_OR_RETURN(json::Value v, GetJson(server, target));
   const json::Value* versions = v.Find("model_versions");
   int64_t best = -1;
   if (versions && versions->is_array()) {
-    for (const json::Value& mv : versions->items()) best = std::max<int64_t>(best, std::atoll(StrOf(mv, "version").c_str()));
+    for (const json::Value& mv : versions->items())
+      best = std::max<int64_t>(best, std::atoll(StrOf(mv, "version").c_str()));
   }
-  if (best < 0) return Err(NotFound(fmt::format("'{}' has no version in stage '{}'", uri.name, uri.stage)));
+  if (best < 0)
+    return Err(NotFound(fmt::format("'{}' has no version in stage '{}'", uri.name, uri.stage)));
   return std::to_string(best);
 }
 
 // Lists the version's files (recursively) through the artifact API and
 // downloads each into dir. Every name is checked as a relative path first.
-Status DownloadVersion(const data::RemoteOptions& server, const std::string& name, const std::string& version,
-                       const fs::path& dir) {
+Status DownloadVersion(const data::RemoteOptions& server, const std::string& name,
+                       const std::string& version, const fs::path& dir) {
   ASSIGN_OR_RETURN(json::Value uri_json,
                    GetJson(server, "/api/2.0/mlflow/model-versions/get-download-uri" +
                                        Query({{"name", name}, {"version", version}})));
   std::string root = StrOf(uri_json, "artifact_uri");
   constexpr std::string_view kScheme = "mlflow-artifacts:/";
   if (!root.starts_with(kScheme)) {
-    return InvalidArgument(fmt::format("The version's files are at '{}', which this client cannot read", root));
+    return InvalidArgument(
+        fmt::format("The version's files are at '{}', which this client cannot read", root));
   }
   root.erase(0, kScheme.size());
   http::Client client(server.host, server.port);
@@ -172,7 +186,8 @@ Status DownloadVersion(const data::RemoteOptions& server, const std::string& nam
     if (entries == nullptr) continue;
     for (const json::Value& e : entries->items()) {
       ASSIGN_OR_RETURN(std::string rel,
-                       blob::NormalizeRelativePath(sub.empty() ? StrOf(e, "path") : sub + "/" + StrOf(e, "path")));
+                       blob::NormalizeRelativePath(sub.empty() ? StrOf(e, "path")
+                                                               : sub + "/" + StrOf(e, "path")));
       const json::Value* is_dir = e.Find("is_dir");
       if (is_dir && is_dir->is_bool() && is_dir->as_bool()) {
         pending.push_back(rel);
@@ -216,7 +231,9 @@ int Fail(const Status& s) {
 int RunPredict() {
   const PredictArgs& a = Args();
   serving::BatchPredictOptions options;
-  options.threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.threads = a.threads > 0
+                        ? a.threads
+                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   options.batch_rows = a.batch_rows;
   options.id_column = a.id_column;
   if (!a.input_format.empty()) {
@@ -226,7 +243,8 @@ int RunPredict() {
   } else if (auto f = FormatOfPath(a.input)) {
     options.input_format = *f;
   } else if (a.input != "-") {
-    return Fail(InvalidArgument("Cannot tell the input's format from its name: pass --input-format csv|jsonl"));
+    return Fail(InvalidArgument(
+        "Cannot tell the input's format from its name: pass --input-format csv|jsonl"));
   }
   if (!a.format.empty()) {
     auto f = FormatByName(a.format, "--format");
@@ -251,7 +269,8 @@ int RunPredict() {
   std::ofstream out_file;
   if (a.output != "-") {
     out_file.open(a.output, std::ios::binary | std::ios::trunc);
-    if (!out_file) return Fail(InvalidArgument(fmt::format("Cannot write the output '{}'", a.output)));
+    if (!out_file)
+      return Fail(InvalidArgument(fmt::format("Cannot write the output '{}'", a.output)));
   }
   std::ostream& out = a.output == "-" ? std::cout : out_file;
   std::ios::sync_with_stdio(false);
@@ -274,8 +293,10 @@ int RunPredict() {
   if (shown) std::fprintf(stderr, "\r%-40s\r", "");
   if (!stats) return Fail(stats.error());
   if (!a.quiet) {
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::fprintf(stderr, "%lld rows predicted in %.2f s (%s)\n", static_cast<long long>(stats->rows), seconds,
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::fprintf(stderr, "%lld rows predicted in %.2f s (%s)\n",
+                 static_cast<long long>(stats->rows), seconds,
                  std::string((*runtime)->flavor()).c_str());
   }
   return 0;
@@ -286,17 +307,25 @@ int RunPredict() {
 void AddPredictCommand(CLI::App& app) {
   PredictArgs& a = Args();
   a.command = app.add_subcommand("predict", "Batch prediction of a CSV or JSON Lines file");
-  a.command->add_option("--model,-m", a.model,
-                        "Model package directory, or models:/NAME/VERSION, models:/NAME/STAGE, models:/NAME@ALIAS")
+  a.command
+      ->add_option("--model,-m", a.model,
+                   "Model package directory, or models:/NAME/VERSION, models:/NAME/STAGE, "
+                   "models:/NAME@ALIAS")
       ->required();
-  a.command->add_option("--input,-i", a.input, "Input file (.csv, .jsonl) or - for stdin")->required();
-  a.command->add_option("--output,-o", a.output, "Output file or - for stdout")->capture_default_str();
-  a.command->add_option("--format", a.format, "Output format: csv or jsonl (default: from --output, else the input's)");
-  a.command->add_option("--input-format", a.input_format, "Input format: csv or jsonl (default: from --input's name)");
-  a.command->add_option("--id-column", a.id_column, "Input column copied to the output before the predictions");
+  a.command->add_option("--input,-i", a.input, "Input file (.csv, .jsonl) or - for stdin")
+      ->required();
+  a.command->add_option("--output,-o", a.output, "Output file or - for stdout")
+      ->capture_default_str();
+  a.command->add_option("--format", a.format,
+                        "Output format: csv or jsonl (default: from --output, else the input's)");
+  a.command->add_option("--input-format", a.input_format,
+                        "Input format: csv or jsonl (default: from --input's name)");
+  a.command->add_option("--id-column", a.id_column,
+                        "Input column copied to the output before the predictions");
   a.command->add_option("--threads", a.threads, "Worker threads (default: cores)");
   a.command->add_option("--batch-rows", a.batch_rows, "Rows per chunk")->capture_default_str();
-  a.command->add_option("--server", a.server, "mlforge server for models:/ URIs (default: $MLFLOW_TRACKING_URI)");
+  a.command->add_option("--server", a.server,
+                        "mlforge server for models:/ URIs (default: $MLFLOW_TRACKING_URI)");
   a.command->add_flag("-q,--quiet", a.quiet, "No progress or summary on stderr");
 }
 

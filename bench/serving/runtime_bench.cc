@@ -81,15 +81,16 @@ void WritePackage(BoosterHandle h, const std::filesystem::path& dir) {
   std::ofstream(dir / "model.ubj", std::ios::binary).write(data, static_cast<std::streamsize>(len));
   std::string inputs = "[";
   for (int c = 0; c < kFeatures; ++c) {
-    inputs += (c ? ", " : "") + std::string("{\"type\": \"double\", \"name\": \"f") + std::to_string(c) +
-              "\", \"required\": true}";
+    inputs += (c ? ", " : "") + std::string("{\"type\": \"double\", \"name\": \"f") +
+              std::to_string(c) + "\", \"required\": true}";
   }
   inputs += "]";
-  std::ofstream(dir / "MLmodel") << "artifact_path: model\nflavors:\n  xgboost:\n    code: null\n"
-                                    "    data: model.ubj\n    model_class: xgboost.core.Booster\n"
-                                    "    model_format: ubj\n    xgb_version: 1.7.4\nmlflow_version: 2.12.1\n"
-                                    "signature:\n  inputs: '"
-                                 << inputs << "'\n  outputs: null\n  params: null\n";
+  std::ofstream(dir / "MLmodel")
+      << "artifact_path: model\nflavors:\n  xgboost:\n    code: null\n"
+         "    data: model.ubj\n    model_class: xgboost.core.Booster\n"
+         "    model_format: ubj\n    xgb_version: 1.7.4\nmlflow_version: 2.12.1\n"
+         "signature:\n  inputs: '"
+      << inputs << "'\n  outputs: null\n  params: null\n";
 }
 
 void WriteCsv(const std::filesystem::path& file, int64_t rows) {
@@ -108,7 +109,8 @@ void WriteCsv(const std::filesystem::path& file, int64_t rows) {
       for (int c = 0; c < kFeatures; ++c) {
         const float v = x[static_cast<size_t>(r * kFeatures + c)];
         line += ',';
-        if (!std::isnan(v)) line += std::string_view(buf, std::snprintf(buf, sizeof buf, "%.6g", v));
+        if (!std::isnan(v))
+          line += std::string_view(buf, std::snprintf(buf, sizeof buf, "%.6g", v));
       }
       line += '\n';
       out << line;
@@ -120,8 +122,10 @@ double LibxgboostPredict(BoosterHandle h, const float* rows, int64_t n) {
   static const char* kConfig =
       R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "missing": NaN, "cache_id": 0})";
   char array[256];
-  std::snprintf(array, sizeof array, R"({"data": [%llu, true], "shape": [%lld, %d], "typestr": "<f4", "version": 3})",
-                static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(rows)), static_cast<long long>(n), kFeatures);
+  std::snprintf(array, sizeof array,
+                R"({"data": [%llu, true], "shape": [%lld, %d], "typestr": "<f4", "version": 3})",
+                static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(rows)),
+                static_cast<long long>(n), kFeatures);
   const bst_ulong* shape;
   bst_ulong dim;
   const float* out;
@@ -135,7 +139,8 @@ double MedianRowsPerSecond(int64_t rows, F&& run) {
   for (int i = 0; i < 3; ++i) {
     const auto start = std::chrono::steady_clock::now();
     run();
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     rates.push_back(static_cast<double>(rows) / s);
   }
   std::sort(rates.begin(), rates.end());
@@ -156,7 +161,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--csv-rows" && i + 1 < argc) {
       csv_rows = std::atoll(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--write-package DIR] [--write-csv FILE --csv-rows N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--write-package DIR] [--write-csv FILE --csv-rows N]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -168,7 +174,8 @@ int main(int argc, char** argv) {
   WritePackage(h, dir);
   if (!csv_file.empty()) {
     WriteCsv(csv_file, csv_rows);
-    std::fprintf(stderr, "wrote %lld rows to %s\n", static_cast<long long>(csv_rows), csv_file.c_str());
+    std::fprintf(stderr, "wrote %lld rows to %s\n", static_cast<long long>(csv_rows),
+                 csv_file.c_str());
   }
   auto runtime = mlforge::serving::LoadModelPackage(dir);
   if (!runtime) {
@@ -184,7 +191,8 @@ int main(int argc, char** argv) {
   double sink = 0;
 
   const double lib_single = MedianRowsPerSecond(kSingleRows, [&] {
-    for (int64_t r = 0; r < kSingleRows; ++r) sink += LibxgboostPredict(h, single.data() + r * kFeatures, 1);
+    for (int64_t r = 0; r < kSingleRows; ++r)
+      sink += LibxgboostPredict(h, single.data() + r * kFeatures, 1);
   });
   const double native_single = MedianRowsPerSecond(kSingleRows, [&] {
     mlforge::serving::FeatureBatch row{.rows = 1, .cols = kFeatures};
@@ -193,19 +201,22 @@ int main(int argc, char** argv) {
       sink += (*runtime)->Predict(row)->values[0];
     }
   });
-  const double lib_batch = MedianRowsPerSecond(kBatchRows, [&] { sink += LibxgboostPredict(h, batch.data(), kBatchRows); });
+  const double lib_batch = MedianRowsPerSecond(
+      kBatchRows, [&] { sink += LibxgboostPredict(h, batch.data(), kBatchRows); });
   const double native_batch = MedianRowsPerSecond(kBatchRows, [&] {
     mlforge::serving::FeatureBatch all{.rows = kBatchRows, .cols = kFeatures, .values = batch};
     sink += (*runtime)->Predict(all)->values[0];
   });
   XGBoosterFree(h);
 
-  std::printf("model: %d trees, depth 6, %d features, binary:logistic; one thread; median of 3\n", kTrees, kFeatures);
+  std::printf("model: %d trees, depth 6, %d features, binary:logistic; one thread; median of 3\n",
+              kTrees, kFeatures);
   std::printf("%-28s %14s %14s\n", "", "libxgboost", "mlforge native");
-  std::printf("%-28s %14.0f %14.0f   rows/s (x%.1f)\n", "single-row predict", lib_single, native_single,
-              native_single / lib_single);
-  std::printf("%-28s %14.0f %14.0f   rows/s (x%.1f)\n", "batch predict (200k rows)", lib_batch, native_batch,
-              native_batch / lib_batch);
-  std::printf("%-28s %14.2f %14.2f   us/row\n", "single-row latency", 1e6 / lib_single, 1e6 / native_single);
+  std::printf("%-28s %14.0f %14.0f   rows/s (x%.1f)\n", "single-row predict", lib_single,
+              native_single, native_single / lib_single);
+  std::printf("%-28s %14.0f %14.0f   rows/s (x%.1f)\n", "batch predict (200k rows)", lib_batch,
+              native_batch, native_batch / lib_batch);
+  std::printf("%-28s %14.2f %14.2f   us/row\n", "single-row latency", 1e6 / lib_single,
+              1e6 / native_single);
   return sink == 12345.0 ? 3 : 0;  // keeps the predictions observable
 }

@@ -72,14 +72,18 @@ void AppendId(std::string& out, const std::string& id, LineFormat in, LineFormat
   } else {
     // JSON -> CSV: a string's content, anything else its JSON text.
     auto v = json::Parse(id);
-    AppendCsvField(out, v && v->is_string() ? std::string_view(v->as_string()) : std::string_view(id));
+    AppendCsvField(out,
+                   v && v->is_string() ? std::string_view(v->as_string()) : std::string_view(id));
   }
 }
 
 class Pipeline {
  public:
-  Pipeline(const ModelRuntime& runtime, const BatchPredictOptions& options, std::optional<CsvLayout> layout)
-      : runtime_(runtime), options_(options), layout_(std::move(layout)),
+  Pipeline(const ModelRuntime& runtime, const BatchPredictOptions& options,
+           std::optional<CsvLayout> layout)
+      : runtime_(runtime),
+        options_(options),
+        layout_(std::move(layout)),
         max_in_flight_(2 * std::max(1, options.threads) + 2) {
     for (const ColumnSpec& c : runtime.signature().outputs) output_names_.push_back(c.name);
     if (output_names_.empty()) output_names_.push_back("prediction");
@@ -142,9 +146,8 @@ class Pipeline {
       Output output;
       {
         std::unique_lock lock(mu_);
-        have_output_.wait(lock, [&] {
-          return done_.count(seq) > 0 || (input_done_ && seq >= total_chunks_);
-        });
+        have_output_.wait(
+            lock, [&] { return done_.count(seq) > 0 || (input_done_ && seq >= total_chunks_); });
         if (done_.count(seq) == 0) return read_status_;  // all written
         output = std::move(done_[seq]);
         done_.erase(seq);
@@ -179,8 +182,9 @@ class Pipeline {
     if (!result.status.ok()) return result;
     auto predictions = runtime_.Predict(batch);
     if (!predictions) {
-      result.status = Status(predictions.error().code(),
-                             fmt::format("lines {}..: {}", chunk.first_line, predictions.error().message()));
+      result.status =
+          Status(predictions.error().code(),
+                 fmt::format("lines {}..: {}", chunk.first_line, predictions.error().message()));
       return result;
     }
     const LineFormat format = options_.output_format;
@@ -241,8 +245,8 @@ class Pipeline {
 
 }  // namespace
 
-Result<BatchPredictStats> BatchPredict(const ModelRuntime& runtime, std::istream& in, std::ostream& out,
-                                       const BatchPredictOptions& options) {
+Result<BatchPredictStats> BatchPredict(const ModelRuntime& runtime, std::istream& in,
+                                       std::ostream& out, const BatchPredictOptions& options) {
   if (options.threads < 1 || options.batch_rows < 1) {
     return Err(InvalidArgument("threads and batch rows must be at least 1"));
   }
@@ -252,13 +256,15 @@ Result<BatchPredictStats> BatchPredict(const ModelRuntime& runtime, std::istream
   if (options.input_format == LineFormat::kCsv) {
     // The header: the first non-empty line.
     while (line.empty() || line == "\r") {
-      if (!std::getline(in, line)) return Err(InvalidArgument("The CSV input is empty: it needs a header row"));
+      if (!std::getline(in, line))
+        return Err(InvalidArgument("The CSV input is empty: it needs a header row"));
       ++line_no;
     }
     if (line.back() == '\r') line.pop_back();
     auto parsed = CsvLayout::FromHeader(line, runtime.signature(), options.id_column);
     if (!parsed) {
-      return Err(Status(parsed.error().code(), fmt::format("line {} (header): {}", line_no, parsed.error().message())));
+      return Err(Status(parsed.error().code(),
+                        fmt::format("line {} (header): {}", line_no, parsed.error().message())));
     }
     layout = std::move(*parsed);
   }

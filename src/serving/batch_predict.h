@@ -41,7 +41,7 @@ struct BatchPredictStats {
 // Errors: the codecs' (kInvalidParameterValue / kMalformedRequest with
 // "line N: column 'x': ..."), kInvalidParameterValue for an empty CSV input
 // (no header), kInternalError when the output cannot be written.
-Result<BatchPredictStats> BatchPredict(const ModelRuntime& runtime, std::istream& in, std::ostream& out,
-                                       const BatchPredictOptions& options);
+Result<BatchPredictStats> BatchPredict(const ModelRuntime& runtime, std::istream& in,
+                                       std::ostream& out, const BatchPredictOptions& options);
 
 }  // namespace mlforge::serving

@@ -55,9 +55,9 @@ Status ExtraColumn(std::string_view name, const ModelSignature& signature) {
 }
 
 Status MissingColumn(const ColumnSpec& column, const ModelSignature& signature) {
-  return InvalidArgument(fmt::format(
-      "Missing column '{}': the model's signature requires it (inputs: {})", column.name,
-      InputList(signature)));
+  return InvalidArgument(
+      fmt::format("Missing column '{}': the model's signature requires it (inputs: {})",
+                  column.name, InputList(signature)));
 }
 
 Status Malformed(std::string_view what) {
@@ -67,12 +67,18 @@ Status BadShape(std::string what) { return Status(ErrorCode::kBadRequest, std::m
 
 std::string_view JsonKindName(element_type t) {
   switch (t) {
-    case element_type::ARRAY: return "a list";
-    case element_type::OBJECT: return "an object";
-    case element_type::STRING: return "a string";
-    case element_type::BOOL: return "a boolean";
-    case element_type::NULL_VALUE: return "null";
-    default: return "a number";
+    case element_type::ARRAY:
+      return "a list";
+    case element_type::OBJECT:
+      return "an object";
+    case element_type::STRING:
+      return "a string";
+    case element_type::BOOL:
+      return "a boolean";
+    case element_type::NULL_VALUE:
+      return "null";
+    default:
+      return "a number";
   }
 }
 
@@ -110,9 +116,9 @@ Status StoreJson(element e, const ColumnSpec& column, std::string_view where, fl
     case element_type::DOUBLE: {
       const double v = e.get_double().value_unsafe();
       if (IsIntegerColumn(column) && v != std::trunc(v)) {
-        return ColumnError(column, where,
-                           fmt::format("expected an integer ({}), got {}",
-                                       ColumnTypeName(column.type), v));
+        return ColumnError(
+            column, where,
+            fmt::format("expected an integer ({}), got {}", ColumnTypeName(column.type), v));
       }
       if (IsIntegerColumn(column) && std::fabs(v) > 9.2e18) {
         return ColumnError(column, where, "the value does not fit a 64-bit integer column");
@@ -131,16 +137,18 @@ Status StoreJson(element e, const ColumnSpec& column, std::string_view where, fl
         *dst = kMissing;
         return Status::Ok();
       }
-      return ColumnError(column, where,
-                         fmt::format("missing value (null) in a {} column", ColumnTypeName(column.type)));
+      return ColumnError(
+          column, where,
+          fmt::format("missing value (null) in a {} column", ColumnTypeName(column.type)));
     case element_type::STRING:
-      return ColumnError(column, where,
-                         fmt::format("expected {}, got the string \"{}\"", ColumnTypeName(column.type),
-                                     Echo(e.get_string().value_unsafe())));
+      return ColumnError(
+          column, where,
+          fmt::format("expected {}, got the string \"{}\"", ColumnTypeName(column.type),
+                      Echo(e.get_string().value_unsafe())));
     default:
-      return ColumnError(column, where,
-                         fmt::format("expected {}, got {}", ColumnTypeName(column.type),
-                                     JsonKindName(e.type())));
+      return ColumnError(
+          column, where,
+          fmt::format("expected {}, got {}", ColumnTypeName(column.type), JsonKindName(e.type())));
   }
 }
 
@@ -161,7 +169,8 @@ bool IsMissingText(std::string_view s) {
 }
 
 // One CSV field into a feature of `column`.
-Status StoreText(std::string_view raw, const ColumnSpec& column, std::string_view where, float* dst) {
+Status StoreText(std::string_view raw, const ColumnSpec& column, std::string_view where,
+                 float* dst) {
   std::string_view s = Trim(raw);
   if (column.type == ColumnType::kBoolean) {
     if (s == "True" || s == "true" || s == "TRUE" || s == "1") {
@@ -179,8 +188,8 @@ Status StoreText(std::string_view raw, const ColumnSpec& column, std::string_vie
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (s.empty() || ec != std::errc() || end != s.data() + s.size()) {
       return ColumnError(column, where,
-                         fmt::format("expected an integer ({}), got \"{}\"", ColumnTypeName(column.type),
-                                     Echo(raw)));
+                         fmt::format("expected an integer ({}), got \"{}\"",
+                                     ColumnTypeName(column.type), Echo(raw)));
     }
     return StoreInteger(static_cast<double>(v), column, where, dst);
   }
@@ -194,9 +203,9 @@ Status StoreText(std::string_view raw, const ColumnSpec& column, std::string_vie
   if (ec == std::errc::result_out_of_range) {
     v = (!s.empty() && s.front() == '-') ? -HUGE_VAL : HUGE_VAL;
   } else if (s.empty() || ec != std::errc() || end != s.data() + s.size()) {
-    return ColumnError(column, where,
-                       fmt::format("expected a number ({}), got \"{}\"", ColumnTypeName(column.type),
-                                   Echo(raw)));
+    return ColumnError(
+        column, where,
+        fmt::format("expected a number ({}), got \"{}\"", ColumnTypeName(column.type), Echo(raw)));
   }
   *dst = static_cast<float>(v);
   return Status::Ok();
@@ -224,8 +233,8 @@ Status CheckPresent(const ModelSignature& signature, const std::vector<char>& pr
     const ColumnSpec& column = signature.inputs[c];
     if (column.required) {
       if (where.empty()) return MissingColumn(column, signature);
-      return InvalidArgument(fmt::format("Missing column '{}' in {}: the model's signature requires it",
-                                         column.name, where));
+      return InvalidArgument(fmt::format(
+          "Missing column '{}' in {}: the model's signature requires it", column.name, where));
     }
     if (row) row[c] = kMissing;
   }
@@ -245,10 +254,12 @@ Result<element> ParseJson(std::string_view body) {
   element root;
   auto error = ThreadParser().parse(body.data(), body.size()).get(root);
   if (error == simdjson::DEPTH_ERROR) {
-    return Err(Malformed(fmt::format("The JSON body nests deeper than {} levels", kMaxRequestDepth)));
+    return Err(
+        Malformed(fmt::format("The JSON body nests deeper than {} levels", kMaxRequestDepth)));
   }
   if (error) {
-    return Err(Malformed(fmt::format("The body is not valid JSON: {}", simdjson::error_message(error))));
+    return Err(
+        Malformed(fmt::format("The body is not valid JSON: {}", simdjson::error_message(error))));
   }
   return root;
 }
@@ -267,8 +278,8 @@ Status DecodeRecord(element e, const ModelSignature& signature, const RowLabel& 
                     std::vector<char>& present) {
   simdjson::dom::object record;
   if (e.get(record)) {
-    return BadShape(fmt::format("{} is {}, not an object of column values", label(r),
-                                JsonKindName(e.type())));
+    return BadShape(
+        fmt::format("{} is {}, not an object of column values", label(r), JsonKindName(e.type())));
   }
   std::fill(present.begin(), present.end(), 0);
   bool id_seen = false;
@@ -288,10 +299,12 @@ Status DecodeRecord(element e, const ModelSignature& signature, const RowLabel& 
       return ColumnError(signature.inputs[static_cast<size_t>(c)], label(r), "given twice");
     }
     present[static_cast<size_t>(c)] = 1;
-    RETURN_IF_ERROR(StoreJson(kv.value, signature.inputs[static_cast<size_t>(c)], label(r), &row[c]));
+    RETURN_IF_ERROR(
+        StoreJson(kv.value, signature.inputs[static_cast<size_t>(c)], label(r), &row[c]));
   }
   if (!id_column.empty() && !id_seen) {
-    return InvalidArgument(fmt::format("{} has no value for the id column '{}'", label(r), id_column));
+    return InvalidArgument(
+        fmt::format("{} has no value for the id column '{}'", label(r), id_column));
   }
   return CheckPresent(signature, present, row, label(r));
 }
@@ -330,16 +343,17 @@ Status DecodeRowLists(simdjson::dom::array rows, const ModelSignature& signature
     size_t i = 0;
     for (element v : values) {
       if (i == width) {
-        return InvalidArgument(fmt::format("{} has {} values; there are {} columns", label(r),
-                                           values.size(), width));
+        return InvalidArgument(
+            fmt::format("{} has {} values; there are {} columns", label(r), values.size(), width));
       }
       const ColumnSpec& column = signature.inputs[static_cast<size_t>(field_column[i])];
       RETURN_IF_ERROR(StoreJson(v, column, label(r), &row[field_column[i]]));
       ++i;
     }
     if (i < width) {
-      return ColumnError(signature.inputs[static_cast<size_t>(field_column[i])], label(r),
-                         fmt::format("no value (the row has {} values; there are {} columns)", i, width));
+      return ColumnError(
+          signature.inputs[static_cast<size_t>(field_column[i])], label(r),
+          fmt::format("no value (the row has {} values; there are {} columns)", i, width));
     }
     ++r;
   }
@@ -353,16 +367,19 @@ std::vector<int> IdentityFields(const ModelSignature& signature) {
 }
 
 // Absent optional columns of a column-layout request: NaN in every row.
-void FillAbsent(const ModelSignature& signature, const std::vector<char>& present, FeatureBatch* out) {
+void FillAbsent(const ModelSignature& signature, const std::vector<char>& present,
+                FeatureBatch* out) {
   for (size_t c = 0; c < present.size(); ++c) {
     if (present[c]) continue;
-    for (int64_t r = 0; r < out->rows; ++r) out->values[static_cast<size_t>(r * out->cols) + c] = kMissing;
+    for (int64_t r = 0; r < out->rows; ++r)
+      out->values[static_cast<size_t>(r * out->cols) + c] = kMissing;
   }
 }
 
 Result<FeatureBatch> DecodeSplit(element e, const ModelSignature& signature) {
   simdjson::dom::object split;
-  if (e.get(split)) return Err(BadShape("dataframe_split must be an object {\"columns\", \"data\"}"));
+  if (e.get(split))
+    return Err(BadShape("dataframe_split must be an object {\"columns\", \"data\"}"));
   element columns, data;
   bool has_columns = false, has_data = false;
   for (simdjson::dom::key_value_pair kv : split) {
@@ -373,8 +390,9 @@ Result<FeatureBatch> DecodeSplit(element e, const ModelSignature& signature) {
       data = kv.value;
       has_data = true;
     } else if (kv.key != "index") {
-      return Err(BadShape(fmt::format(
-          "dataframe_split takes 'data' and optionally 'columns' and 'index'; got '{}'", Echo(kv.key))));
+      return Err(BadShape(
+          fmt::format("dataframe_split takes 'data' and optionally 'columns' and 'index'; got '{}'",
+                      Echo(kv.key))));
     }
   }
   if (!has_data) return Err(BadShape("dataframe_split has no 'data'"));
@@ -384,7 +402,8 @@ Result<FeatureBatch> DecodeSplit(element e, const ModelSignature& signature) {
   std::vector<char> present(signature.inputs.size());
   if (has_columns && !columns.is_null()) {
     simdjson::dom::array names;
-    if (columns.get(names)) return Err(BadShape("dataframe_split 'columns' must be a list of names"));
+    if (columns.get(names))
+      return Err(BadShape("dataframe_split 'columns' must be a list of names"));
     size_t i = 0;
     for (element n : names) {
       std::string_view name;
@@ -392,7 +411,8 @@ Result<FeatureBatch> DecodeSplit(element e, const ModelSignature& signature) {
       const int c = FindColumn(signature, name, i++);
       if (c < 0) return Err(ExtraColumn(name, signature));
       if (present[static_cast<size_t>(c)]) {
-        return Err(ColumnError(signature.inputs[static_cast<size_t>(c)], "", "named twice in 'columns'"));
+        return Err(
+            ColumnError(signature.inputs[static_cast<size_t>(c)], "", "named twice in 'columns'"));
       }
       present[static_cast<size_t>(c)] = 1;
       fields.push_back(c);
@@ -410,7 +430,8 @@ Result<FeatureBatch> DecodeSplit(element e, const ModelSignature& signature) {
 }
 
 // {column: [values]}: every column the same length.
-Result<FeatureBatch> DecodeColumnar(simdjson::dom::object columns, const ModelSignature& signature) {
+Result<FeatureBatch> DecodeColumnar(simdjson::dom::object columns,
+                                    const ModelSignature& signature) {
   std::vector<char> present(signature.inputs.size());
   int64_t rows = -1;
   std::string_view first_name;
@@ -446,7 +467,8 @@ Result<FeatureBatch> DecodeColumnar(simdjson::dom::object columns, const ModelSi
     }
     int64_t r = 0;
     for (element v : values) {
-      RETURN_IF_ERROR(StoreJson(v, column, label(r), &out.values[static_cast<size_t>(r * out.cols + c)]));
+      RETURN_IF_ERROR(
+          StoreJson(v, column, label(r), &out.values[static_cast<size_t>(r * out.cols + c)]));
       ++r;
     }
   }
@@ -456,7 +478,8 @@ Result<FeatureBatch> DecodeColumnar(simdjson::dom::object columns, const ModelSi
 
 // instances / inputs given as a list: records, rows in signature order, or
 // (one input column) scalars.
-Result<FeatureBatch> DecodeInstanceList(simdjson::dom::array items, const ModelSignature& signature) {
+Result<FeatureBatch> DecodeInstanceList(simdjson::dom::array items,
+                                        const ModelSignature& signature) {
   FeatureBatch out = Shaped(signature, static_cast<int64_t>(items.size()));
   if (items.size() == 0) return out;
   const element_type first = (*items.begin()).type();
@@ -534,7 +557,8 @@ std::string_view MediaType(std::string_view content_type, std::string_view* para
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
       return false;
   }
   return true;
@@ -591,22 +615,26 @@ Result<Tensor> ReadTensor(element e, size_t index) {
   bool has_name = false, has_shape = false, has_datatype = false, has_data = false;
   for (simdjson::dom::key_value_pair kv : object) {
     if (kv.key == "name") {
-      if (kv.value.get(t.name)) return Err(BadShape(fmt::format("inputs[{}].name is not a string", index)));
+      if (kv.value.get(t.name))
+        return Err(BadShape(fmt::format("inputs[{}].name is not a string", index)));
       has_name = true;
     } else if (kv.key == "shape") {
       simdjson::dom::array dims;
-      if (kv.value.get(dims)) return Err(BadShape(fmt::format("inputs[{}].shape is not a list", index)));
+      if (kv.value.get(dims))
+        return Err(BadShape(fmt::format("inputs[{}].shape is not a list", index)));
       for (element d : dims) {
         int64_t v = 0;
         if (d.get(v) || v < 0) {
-          return Err(BadShape(fmt::format("inputs[{}].shape holds something other than a size", index)));
+          return Err(
+              BadShape(fmt::format("inputs[{}].shape holds something other than a size", index)));
         }
         t.shape.push_back(v);
       }
       has_shape = true;
     } else if (kv.key == "datatype") {
       std::string_view name;
-      if (kv.value.get(name)) return Err(BadShape(fmt::format("inputs[{}].datatype is not a string", index)));
+      if (kv.value.get(name))
+        return Err(BadShape(fmt::format("inputs[{}].datatype is not a string", index)));
       t.datatype = FindDatatype(name);
       if (t.datatype == nullptr) {
         return Err(InvalidArgument(fmt::format(
@@ -625,7 +653,8 @@ Result<Tensor> ReadTensor(element e, size_t index) {
     }
   }
   if (!has_name || !has_shape || !has_datatype || !has_data) {
-    return Err(BadShape(fmt::format("inputs[{}] needs 'name', 'shape', 'datatype' and 'data'", index)));
+    return Err(
+        BadShape(fmt::format("inputs[{}] needs 'name', 'shape', 'datatype' and 'data'", index)));
   }
   for (int64_t d : t.shape) {
     if (d != 0 && t.count > std::numeric_limits<int64_t>::max() / d) {
@@ -649,9 +678,10 @@ Status TensorValue(const Tensor& t, element e, double* out) {
     case element_type::INT64:
     case element_type::UINT64:
     case element_type::DOUBLE: {
-      double v = e.type() == element_type::INT64    ? static_cast<double>(e.get_int64().value_unsafe())
-                 : e.type() == element_type::UINT64 ? static_cast<double>(e.get_uint64().value_unsafe())
-                                                    : e.get_double().value_unsafe();
+      double v = e.type() == element_type::INT64 ? static_cast<double>(e.get_int64().value_unsafe())
+                 : e.type() == element_type::UINT64
+                     ? static_cast<double>(e.get_uint64().value_unsafe())
+                     : e.get_double().value_unsafe();
       if (dt.type == TensorType::kBool) return TensorError(t, "a number in a BOOL tensor");
       if (dt.type != TensorType::kFloat) {
         if (e.type() == element_type::DOUBLE && v != std::trunc(v)) {
@@ -665,7 +695,8 @@ Status TensorValue(const Tensor& t, element e, double* out) {
       return Status::Ok();
     }
     default:
-      return TensorError(t, fmt::format("expected {} values, got {}", dt.name, JsonKindName(e.type())));
+      return TensorError(
+          t, fmt::format("expected {} values, got {}", dt.name, JsonKindName(e.type())));
   }
 }
 
@@ -691,8 +722,8 @@ Status CheckDataSize(const Tensor& t) {
   const bool nested = top.size() > 0 && (*top.begin()).type() == element_type::ARRAY;
   const int64_t want = nested ? (t.shape.empty() ? 0 : t.shape[0]) : t.count;
   if (static_cast<int64_t>(top.size()) != want) {
-    return TensorError(t, fmt::format("'data' holds {} values but the shape [{}] needs {}", top.size(),
-                                      fmt::join(t.shape, ", "), t.count));
+    return TensorError(t, fmt::format("'data' holds {} values but the shape [{}] needs {}",
+                                      top.size(), fmt::join(t.shape, ", "), t.count));
   }
   return Status::Ok();
 }
@@ -708,8 +739,8 @@ Status WalkTensorData(const Tensor& t, Sink&& sink) {
   const bool flat = top.size() == 0 || (*top.begin()).type() != element_type::ARRAY;
   if (flat) {
     if (static_cast<int64_t>(top.size()) != t.count) {
-      return TensorError(t, fmt::format("'data' holds {} values but the shape [{}] needs {}", top.size(),
-                                        fmt::join(t.shape, ", "), t.count));
+      return TensorError(t, fmt::format("'data' holds {} values but the shape [{}] needs {}",
+                                        top.size(), fmt::join(t.shape, ", "), t.count));
     }
     for (element e : top) {
       double v = 0;
@@ -778,9 +809,9 @@ Result<FeatureBatch> DecodeInvocationsJson(std::string_view body, const ModelSig
     }
   }
   if (formats != 1) {
-    return Err(BadShape(
-        "The input must be a JSON object with exactly one of the fields dataframe_split, "
-        "dataframe_records, instances, inputs"));
+    return Err(
+        BadShape("The input must be a JSON object with exactly one of the fields dataframe_split, "
+                 "dataframe_records, instances, inputs"));
   }
   if (format == "dataframe_split") return DecodeSplit(data, signature);
   simdjson::dom::array list;
@@ -793,7 +824,8 @@ Result<FeatureBatch> DecodeInvocationsJson(std::string_view body, const ModelSig
   simdjson::dom::object columns;
   if (!data.get(columns)) return DecodeColumnar(columns, signature);
   if (data.get(list)) {
-    return Err(BadShape(fmt::format("'{}' must be a list of rows or an object of columns", format)));
+    return Err(
+        BadShape(fmt::format("'{}' must be a list of rows or an object of columns", format)));
   }
   return DecodeInstanceList(list, signature);
 }
@@ -826,11 +858,13 @@ Result<FeatureBatch> DecodeInvocationsRequest(std::string_view content_type, std
     const size_t eq = p.find('=');
     std::string_view key = Trim(p.substr(0, eq));
     std::string_view value = eq == std::string_view::npos ? "" : Trim(p.substr(eq + 1));
-    if (!value.empty() && value.front() == '"' && value.size() >= 2) value = value.substr(1, value.size() - 2);
+    if (!value.empty() && value.front() == '"' && value.size() >= 2)
+      value = value.substr(1, value.size() - 2);
     if (!EqualsIgnoreCase(key, "charset")) {
       return Err(BadShape(fmt::format("Unrecognized content type parameter '{}'", Echo(key))));
     }
-    if (!EqualsIgnoreCase(value, "utf-8")) return Err(BadShape("The scoring server only supports UTF-8"));
+    if (!EqualsIgnoreCase(value, "utf-8"))
+      return Err(BadShape("The scoring server only supports UTF-8"));
   }
   if (EqualsIgnoreCase(media, "application/json")) return DecodeInvocationsJson(body, signature);
   if (EqualsIgnoreCase(media, "text/csv")) return DecodeInvocationsCsv(body, signature);
@@ -880,7 +914,8 @@ Result<InferRequest> DecodeInferRequest(std::string_view body, const ModelSignat
       if (kv.value.get(outputs)) return Err(BadShape("'outputs' must be a list"));
       for (element o : outputs) {
         std::string_view name;
-        if (o["name"].get(name)) return Err(BadShape("each requested output needs a string 'name'"));
+        if (o["name"].get(name))
+          return Err(BadShape("each requested output needs a string 'name'"));
         if (name != kInferOutputName) {
           return Err(InvalidArgument(fmt::format("The model has no output '{}'; its output is '{}'",
                                                  Echo(name), kInferOutputName)));
@@ -899,20 +934,21 @@ Result<InferRequest> DecodeInferRequest(std::string_view body, const ModelSignat
   const int64_t width = static_cast<int64_t>(signature.inputs.size());
   const Tensor& first = tensors.front();
   const bool names_a_column = FindColumn(signature, first.name, 0) >= 0;
-  const bool matrix = tensors.size() == 1 &&
-                      ((first.shape.size() == 2 && first.shape[1] == width && width > 1) ||
-                       (!names_a_column && (first.shape.size() == 2 || width == 1)));
+  const bool matrix =
+      tensors.size() == 1 && ((first.shape.size() == 2 && first.shape[1] == width && width > 1) ||
+                              (!names_a_column && (first.shape.size() == 2 || width == 1)));
   if (matrix) {
     // One tensor [N, F] holding every column in signature order.
     const Tensor& t = first;
     const int64_t cols = t.shape.size() == 2 ? t.shape[1] : 1;
     if (t.shape.size() > 2 || t.shape.empty() || cols != width) {
-      return Err(TensorError(t, fmt::format("shape [{}] does not fit the model's {} inputs ({}): "
-                                            "send [N, {}] or one tensor per column",
-                                            fmt::join(t.shape, ", "), width, InputList(signature),
-                                            width)));
+      return Err(TensorError(
+          t, fmt::format("shape [{}] does not fit the model's {} inputs ({}): "
+                         "send [N, {}] or one tensor per column",
+                         fmt::join(t.shape, ", "), width, InputList(signature), width)));
     }
-    for (const ColumnSpec& column : signature.inputs) RETURN_IF_ERROR(CheckColumnDatatype(t, column));
+    for (const ColumnSpec& column : signature.inputs)
+      RETURN_IF_ERROR(CheckColumnDatatype(t, column));
     RETURN_IF_ERROR(CheckDataSize(t));
     request.features = Shaped(signature, t.shape[0]);
     float* values = request.features.values.data();
@@ -935,16 +971,16 @@ Result<InferRequest> DecodeInferRequest(std::string_view body, const ModelSignat
     present[static_cast<size_t>(c)] = 1;
     column_of[k] = c;
     if (t.shape.empty() || t.shape.size() > 2 || (t.shape.size() == 2 && t.shape[1] != 1)) {
-      return Err(ColumnError(column, "",
-                             fmt::format("tensor shape [{}]; a column is [N] or [N, 1]",
-                                         fmt::join(t.shape, ", "))));
+      return Err(ColumnError(
+          column, "",
+          fmt::format("tensor shape [{}]; a column is [N] or [N, 1]", fmt::join(t.shape, ", "))));
     }
     if (rows < 0) {
       rows = t.shape[0];
     } else if (t.shape[0] != rows) {
-      return Err(ColumnError(column, "",
-                             fmt::format("{} rows, but tensor '{}' has {}", t.shape[0],
-                                         Echo(tensors[0].name), rows)));
+      return Err(ColumnError(
+          column, "",
+          fmt::format("{} rows, but tensor '{}' has {}", t.shape[0], Echo(tensors[0].name), rows)));
     }
     RETURN_IF_ERROR(CheckColumnDatatype(t, column));
     RETURN_IF_ERROR(CheckDataSize(t));
@@ -1005,10 +1041,10 @@ void AppendInferModelMetadata(std::string_view model_name, const std::vector<std
   w.Field("platform", platform);
   w.Key("inputs").StartArray();
   for (const ColumnSpec& column : signature.inputs) {
-    std::string_view datatype = IsIntegerColumn(column)                  ? "INT64"
-                                : column.type == ColumnType::kBoolean    ? "BOOL"
-                                : column.type == ColumnType::kFloat      ? "FP32"
-                                                                         : "FP64";
+    std::string_view datatype = IsIntegerColumn(column)               ? "INT64"
+                                : column.type == ColumnType::kBoolean ? "BOOL"
+                                : column.type == ColumnType::kFloat   ? "FP32"
+                                                                      : "FP64";
     w.StartObject().Field("name", column.name).Field("datatype", datatype);
     w.Key("shape").StartArray().Int(-1).EndArray().EndObject();
   }
@@ -1021,7 +1057,8 @@ void AppendInferModelMetadata(std::string_view model_name, const std::vector<std
   w.EndObject();
 }
 
-Result<CsvLayout> CsvLayout::FromHeader(std::string_view header_line, const ModelSignature& signature,
+Result<CsvLayout> CsvLayout::FromHeader(std::string_view header_line,
+                                        const ModelSignature& signature,
                                         std::string_view id_column) {
   CsvLayout layout;
   layout.inputs_ = signature.inputs;
@@ -1034,7 +1071,8 @@ Result<CsvLayout> CsvLayout::FromHeader(std::string_view header_line, const Mode
     const std::string_view name = Trim(fields[i]);
     layout.field_names_.emplace_back(name);
     if (!id_column.empty() && name == id_column) {
-      if (layout.id_field_ >= 0) return Err(InvalidArgument(fmt::format("The id column '{}' appears twice", Echo(name))));
+      if (layout.id_field_ >= 0)
+        return Err(InvalidArgument(fmt::format("The id column '{}' appears twice", Echo(name))));
       layout.id_field_ = static_cast<int>(i);
     }
     const int c = FindColumn(signature, name, i);
@@ -1046,13 +1084,15 @@ Result<CsvLayout> CsvLayout::FromHeader(std::string_view header_line, const Mode
       return Err(ExtraColumn(name, signature));
     }
     if (present[static_cast<size_t>(c)]) {
-      return Err(ColumnError(signature.inputs[static_cast<size_t>(c)], "", "appears twice in the header"));
+      return Err(
+          ColumnError(signature.inputs[static_cast<size_t>(c)], "", "appears twice in the header"));
     }
     present[static_cast<size_t>(c)] = 1;
     layout.field_column_.push_back(c);
   }
   if (!id_column.empty() && layout.id_field_ < 0) {
-    return Err(InvalidArgument(fmt::format("The id column '{}' is not in the CSV header", Echo(id_column))));
+    return Err(InvalidArgument(
+        fmt::format("The id column '{}' is not in the CSV header", Echo(id_column))));
   }
   RETURN_IF_ERROR(CheckPresent(signature, present, nullptr, ""));
   for (size_t c = 0; c < present.size(); ++c) {
@@ -1074,12 +1114,12 @@ Status CsvLayout::DecodeLines(std::string_view text, int64_t first_line, Feature
     if (!split.ok()) return Malformed(fmt::format("{}: {}", label(n), split.message()));
     if (fields.size() != field_column_.size()) {
       if (fields.size() < field_column_.size()) {
-        return InvalidArgument(fmt::format("{}: no value for column '{}' ({} fields; the header has {})",
-                                           label(n), field_names_[fields.size()], fields.size(),
-                                           field_column_.size()));
+        return InvalidArgument(
+            fmt::format("{}: no value for column '{}' ({} fields; the header has {})", label(n),
+                        field_names_[fields.size()], fields.size(), field_column_.size()));
       }
-      return InvalidArgument(fmt::format("{}: {} fields; the header has {}", label(n), fields.size(),
-                                         field_column_.size()));
+      return InvalidArgument(fmt::format("{}: {} fields; the header has {}", label(n),
+                                         fields.size(), field_column_.size()));
     }
     out->values.resize(out->values.size() + static_cast<size_t>(out->cols));
     float* row = out->values.data() + out->rows * out->cols;
@@ -1107,10 +1147,12 @@ Status DecodeJsonLines(std::string_view text, const ModelSignature& signature,
     std::string_view line = Trim(NextLine(text, &pos));
     if (line.empty()) continue;
     auto root = ParseJson(line);
-    if (!root) return Status(root.error().code(), fmt::format("{}: {}", label(n), root.error().message()));
+    if (!root)
+      return Status(root.error().code(), fmt::format("{}: {}", label(n), root.error().message()));
     out->values.resize(out->values.size() + static_cast<size_t>(out->cols));
     float* row = out->values.data() + out->rows * out->cols;
-    Status s = DecodeRecord(*root, signature, label, n, id_column, ids ? ids : &discarded, row, present);
+    Status s =
+        DecodeRecord(*root, signature, label, n, id_column, ids ? ids : &discarded, row, present);
     if (!s.ok()) {
       // Column errors name the column; say where the line is too.
       if (s.message().find(label(n)) == std::string::npos) {

@@ -66,7 +66,7 @@ Result<InferRequest> DecodeInferRequest(std::string_view body, const ModelSignat
 
 struct InferResponseHeader {
   std::string_view model_name;
-  std::string_view model_version;  // omitted when empty
+  std::string_view model_version;   // omitted when empty
   const std::string* id = nullptr;  // omitted when null
 };
 void AppendInferResponse(const InferResponseHeader& header, const PredictionBatch& predictions,

@@ -23,7 +23,10 @@ class LinearRuntime final : public ModelRuntime {
  public:
   LinearRuntime(ModelSignature signature, LinearTask task, std::vector<double> coef,
                 double intercept)
-      : signature_(std::move(signature)), task_(task), coef_(std::move(coef)), intercept_(intercept) {}
+      : signature_(std::move(signature)),
+        task_(task),
+        coef_(std::move(coef)),
+        intercept_(intercept) {}
 
   std::string_view flavor() const override { return kLinearFlavor; }
   const ModelSignature& signature() const override { return signature_; }
@@ -31,8 +34,8 @@ class LinearRuntime final : public ModelRuntime {
   Result<PredictionBatch> Predict(const FeatureBatch& in) const override {
     if (in.cols != static_cast<int64_t>(coef_.size()) ||
         in.values.size() != static_cast<size_t>(in.rows * in.cols)) {
-      return Err(InvalidArgument(fmt::format("The model takes {} features per row; got {}",
-                                             coef_.size(), in.cols)));
+      return Err(InvalidArgument(
+          fmt::format("The model takes {} features per row; got {}", coef_.size(), in.cols)));
     }
     PredictionBatch out{.rows = in.rows, .cols = 1, .output_names = {"prediction"}};
     out.values.resize(static_cast<size_t>(in.rows));
@@ -42,9 +45,9 @@ class LinearRuntime final : public ModelRuntime {
       double z = intercept_;
       for (size_t c = 0; c < coef_.size(); ++c) {
         if (std::isnan(row[c])) {
-          return Err(InvalidArgument(fmt::format(
-              "Row {}: column '{}' is missing; a linear model needs every feature", r,
-              signature_.inputs[c].name)));
+          return Err(InvalidArgument(
+              fmt::format("Row {}: column '{}' is missing; a linear model needs every feature", r,
+                          signature_.inputs[c].name)));
         }
         z += coef_[c] * static_cast<double>(row[c]);
       }
@@ -124,7 +127,8 @@ Result<std::unique_ptr<ModelRuntime>> LinearRuntimeFromJson(
     for (const ColumnSpec& column : sig.inputs) {
       auto it = position.find(column.name);
       if (it == position.end()) {
-        return Err(Invalid(fmt::format("signature input '{}' is not a model feature", column.name)));
+        return Err(
+            Invalid(fmt::format("signature input '{}' is not a model feature", column.name)));
       }
       ordered.push_back(weights[it->second]);
     }
@@ -138,9 +142,9 @@ Result<std::unique_ptr<ModelRuntime>> LinearRuntimeFromJson(
                                          intercept->as_double());
 }
 
-Result<std::unique_ptr<ModelRuntime>> LoadLinearRuntime(const std::filesystem::path& package_dir,
-                                                        const Flavor& flavor,
-                                                        const std::optional<ModelSignature>& signature) {
+Result<std::unique_ptr<ModelRuntime>> LoadLinearRuntime(
+    const std::filesystem::path& package_dir, const Flavor& flavor,
+    const std::optional<ModelSignature>& signature) {
   const std::string* data = flavor.Find("data");
   ASSIGN_OR_RETURN(std::filesystem::path file,
                    ResolvePackageFile(package_dir, data ? *data : std::string("model.json")));

@@ -18,9 +18,9 @@ inline constexpr std::string_view kLinearFlavor = "mlforge.linear";
 inline constexpr std::string_view kLinearFormat = "mlforge.linear/1";
 
 // Loads the flavor's `data` file (default model.json) from the package.
-Result<std::unique_ptr<ModelRuntime>> LoadLinearRuntime(const std::filesystem::path& package_dir,
-                                                        const Flavor& flavor,
-                                                        const std::optional<ModelSignature>& signature);
+Result<std::unique_ptr<ModelRuntime>> LoadLinearRuntime(
+    const std::filesystem::path& package_dir, const Flavor& flavor,
+    const std::optional<ModelSignature>& signature);
 
 // The same from the model file's text. With a signature, its inputs must be
 // the model's features (any order); without one, the inputs are the

@@ -48,7 +48,8 @@ std::optional<ColumnType> ColumnTypeFromName(std::string_view name) {
 Result<std::vector<ColumnSpec>> ParseColumnSpecs(std::string_view side, std::string_view text) {
   auto parsed = json::Parse(text);
   if (!parsed) return Err(Invalid(fmt::format("signature {} is not valid JSON", side)));
-  if (!parsed->is_array()) return Err(Invalid(fmt::format("signature {} is not a JSON list", side)));
+  if (!parsed->is_array())
+    return Err(Invalid(fmt::format("signature {} is not a JSON list", side)));
   std::vector<ColumnSpec> columns;
   for (size_t i = 0; i < parsed->items().size(); ++i) {
     const json::Value& spec = parsed->items()[i];
@@ -64,9 +65,8 @@ Result<std::vector<ColumnSpec>> ParseColumnSpecs(std::string_view side, std::str
     }
     std::optional<ColumnType> t = ColumnTypeFromName(type->as_string());
     if (!t) {
-      return Err(InvalidArgument(
-          fmt::format("{} has type '{}', which mlforge's runtimes cannot serve", where,
-                      type->as_string())));
+      return Err(InvalidArgument(fmt::format(
+          "{} has type '{}', which mlforge's runtimes cannot serve", where, type->as_string())));
     }
     ColumnSpec column{.type = *t};
     if (const json::Value* name = spec.Find("name"); name != nullptr && !name->is_null()) {
@@ -75,7 +75,8 @@ Result<std::vector<ColumnSpec>> ParseColumnSpecs(std::string_view side, std::str
     }
     if (const json::Value* required = spec.Find("required");
         required != nullptr && !required->is_null()) {
-      if (!required->is_bool()) return Err(Invalid(where + " has a 'required' that is not a boolean"));
+      if (!required->is_bool())
+        return Err(Invalid(where + " has a 'required' that is not a boolean"));
       column.required = required->as_bool();
     }
     columns.push_back(std::move(column));
@@ -144,9 +145,10 @@ Result<std::filesystem::path> ResolvePackageFile(const std::filesystem::path& pa
                                                  std::string_view relative) {
   auto normalized = blob::NormalizeRelativePath(relative);
   if (!normalized) {
-    return Err(InvalidArgument(fmt::format("The model package names the file '{}', which is not a "
-                                           "relative path inside the package: {}",
-                                           relative, normalized.error().message())));
+    return Err(
+        InvalidArgument(fmt::format("The model package names the file '{}', which is not a "
+                                    "relative path inside the package: {}",
+                                    relative, normalized.error().message())));
   }
   std::error_code ec;
   const std::filesystem::path root = std::filesystem::canonical(package_dir, ec);
@@ -164,7 +166,8 @@ Result<std::filesystem::path> ResolvePackageFile(const std::filesystem::path& pa
         fmt::format("The model file '{}' leads outside the model package", *normalized)));
   }
   if (!std::filesystem::is_regular_file(file, ec)) {
-    return Err(InvalidArgument(fmt::format("The model file '{}' is not a regular file", *normalized)));
+    return Err(
+        InvalidArgument(fmt::format("The model file '{}' is not a regular file", *normalized)));
   }
   return file;
 }
@@ -182,7 +185,8 @@ Result<std::string> ReadFileLimited(const std::filesystem::path& file, size_t ma
           fmt::format("'{}' is larger than {} bytes", file.filename().string(), max_bytes)));
     }
   }
-  if (in.bad()) return Err(InvalidArgument(fmt::format("Cannot read '{}'", file.filename().string())));
+  if (in.bad())
+    return Err(InvalidArgument(fmt::format("Cannot read '{}'", file.filename().string())));
   return data;
 }
 

@@ -13,14 +13,22 @@ namespace mlforge::serving {
 
 std::string_view ColumnTypeName(ColumnType t) {
   switch (t) {
-    case ColumnType::kDouble: return "double";
-    case ColumnType::kFloat: return "float";
-    case ColumnType::kLong: return "long";
-    case ColumnType::kInteger: return "integer";
-    case ColumnType::kBoolean: return "boolean";
-    case ColumnType::kString: return "string";
-    case ColumnType::kBinary: return "binary";
-    case ColumnType::kDatetime: return "datetime";
+    case ColumnType::kDouble:
+      return "double";
+    case ColumnType::kFloat:
+      return "float";
+    case ColumnType::kLong:
+      return "long";
+    case ColumnType::kInteger:
+      return "integer";
+    case ColumnType::kBoolean:
+      return "boolean";
+    case ColumnType::kString:
+      return "string";
+    case ColumnType::kBinary:
+      return "binary";
+    case ColumnType::kDatetime:
+      return "datetime";
   }
   return "unknown";
 }

@@ -45,11 +45,20 @@ Status ReadList(object tree, std::string_view key, std::vector<T>* out) {
   for (element e : items) {
     double v = 0;
     switch (e.type()) {
-      case simdjson::dom::element_type::INT64: v = static_cast<double>(e.get_int64().value_unsafe()); break;
-      case simdjson::dom::element_type::UINT64: v = static_cast<double>(e.get_uint64().value_unsafe()); break;
-      case simdjson::dom::element_type::DOUBLE: v = e.get_double().value_unsafe(); break;
-      case simdjson::dom::element_type::BOOL: v = e.get_bool().value_unsafe() ? 1 : 0; break;
-      default: return Broken(fmt::format("'{}' holds something other than numbers", key));
+      case simdjson::dom::element_type::INT64:
+        v = static_cast<double>(e.get_int64().value_unsafe());
+        break;
+      case simdjson::dom::element_type::UINT64:
+        v = static_cast<double>(e.get_uint64().value_unsafe());
+        break;
+      case simdjson::dom::element_type::DOUBLE:
+        v = e.get_double().value_unsafe();
+        break;
+      case simdjson::dom::element_type::BOOL:
+        v = e.get_bool().value_unsafe() ? 1 : 0;
+        break;
+      default:
+        return Broken(fmt::format("'{}' holds something other than numbers", key));
     }
     out->push_back(static_cast<T>(v));
   }
@@ -91,7 +100,8 @@ Result<TreeEnsemble> TreeEnsemble::FromXgboostJson(std::string_view model_json) 
     model.transform_ = Transform::kIdentity;
     model.base_margin_ = base_score;
   } else if (objective == "binary:logistic" || objective == "reg:logistic") {
-    if (!(base_score > 0.0f && base_score < 1.0f)) return Err(Broken("base_score must be in (0, 1)"));
+    if (!(base_score > 0.0f && base_score < 1.0f))
+      return Err(Broken("base_score must be in (0, 1)"));
     model.transform_ = Transform::kSigmoid;
     model.base_margin_ = -std::log(1.0f / base_score - 1.0f);
   } else if (objective == "multi:softprob" || objective == "multi:softmax") {
@@ -177,8 +187,9 @@ Result<TreeEnsemble> TreeEnsemble::FromXgboostJson(std::string_view model_json) 
       const uint32_t child = static_cast<uint32_t>(model.nodes_.size());
       model.nodes_.push_back({});
       model.nodes_.push_back({});
-      model.nodes_[slot] = Node{condition[u], child,
-                                static_cast<uint32_t>(split_index[u]) | (default_left[u] ? kDefaultLeft : 0)};
+      model.nodes_[slot] =
+          Node{condition[u], child,
+               static_cast<uint32_t>(split_index[u]) | (default_left[u] ? kDefaultLeft : 0)};
       queue.emplace_back(left[u], child);
       queue.emplace_back(right[u], child + 1);
     }

@@ -53,9 +53,9 @@ class TreeEnsemble {
  private:
   // 12 bytes; the children of an internal node are adjacent (right = left + 1).
   struct Node {
-    float value;        // split condition, or leaf value
-    uint32_t left;      // internal nodes: index of the left child
-    uint32_t feature;   // feature index | kDefaultLeft | kLeaf
+    float value;       // split condition, or leaf value
+    uint32_t left;     // internal nodes: index of the left child
+    uint32_t feature;  // feature index | kDefaultLeft | kLeaf
   };
   static constexpr uint32_t kLeaf = 1u << 31;
   static constexpr uint32_t kDefaultLeft = 1u << 30;
@@ -65,8 +65,8 @@ class TreeEnsemble {
   void Margins(const float* features, int64_t rows, float* margins) const;
 
   std::vector<Node> nodes_;
-  std::vector<uint32_t> roots_;        // per tree, in model order
-  std::vector<uint32_t> tree_group_;   // per tree: output group (tree_info)
+  std::vector<uint32_t> roots_;       // per tree, in model order
+  std::vector<uint32_t> tree_group_;  // per tree: output group (tree_info)
   int num_features_ = 0;
   int num_groups_ = 1;
   float base_margin_ = 0;

@@ -75,8 +75,8 @@ class XgboostRuntime final : public ModelRuntime {
   Status PredictWithLibxgboost(const FeatureBatch& in, double* out) const {
     DMatrixHandle matrix = nullptr;
     if (XGDMatrixCreateFromMat(in.values.data(), static_cast<bst_ulong>(in.rows),
-                               static_cast<bst_ulong>(in.cols), std::numeric_limits<float>::quiet_NaN(),
-                               &matrix) != 0) {
+                               static_cast<bst_ulong>(in.cols),
+                               std::numeric_limits<float>::quiet_NaN(), &matrix) != 0) {
       return Internal(fmt::format("libxgboost cannot take the batch: {}", XGBGetLastError()));
     }
     static constexpr const char* kConfig =
@@ -85,7 +85,8 @@ class XgboostRuntime final : public ModelRuntime {
     bst_ulong dim = 0;
     const float* result = nullptr;
     std::lock_guard lock(fallback_mutex_);
-    const int rc = XGBoosterPredictFromDMatrix(booster_.get(), matrix, kConfig, &shape, &dim, &result);
+    const int rc =
+        XGBoosterPredictFromDMatrix(booster_.get(), matrix, kConfig, &shape, &dim, &result);
     XGDMatrixFree(matrix);
     if (rc != 0) return Internal(fmt::format("libxgboost predict failed: {}", XGBGetLastError()));
     bst_ulong n = 1;
@@ -143,26 +144,29 @@ Result<std::string> SaveJson(void* booster) {
 }  // namespace
 
 Result<std::unique_ptr<ModelRuntime>> XgboostRuntimeFromBytes(
-    std::string_view bytes, std::string_view model_class, const std::optional<ModelSignature>& signature,
-    const XgboostOptions& options) {
+    std::string_view bytes, std::string_view model_class,
+    const std::optional<ModelSignature>& signature, const XgboostOptions& options) {
   if (!model_class.empty() && model_class != kBooster && model_class != kClassifier &&
       model_class != kRegressor) {
-    return Err(InvalidArgument(fmt::format(
-        "The xgboost flavor's model_class '{}' is not served (supported: {}, {}, {})", model_class,
-        kBooster, kClassifier, kRegressor)));
+    return Err(InvalidArgument(
+        fmt::format("The xgboost flavor's model_class '{}' is not served (supported: {}, {}, {})",
+                    model_class, kBooster, kClassifier, kRegressor)));
   }
   void* handle = nullptr;
   if (XGBoosterCreate(nullptr, 0, &handle) != 0) return Err(XgbError("Cannot create a booster"));
   BoosterPtr booster(handle);
-  if (bytes.empty() ||
-      XGBoosterLoadModelFromBuffer(handle, bytes.data(), static_cast<bst_ulong>(bytes.size())) != 0) {
-    return Err(XgbError("The XGBoost model file cannot be loaded (corrupt or not an XGBoost model)"));
+  if (bytes.empty() || XGBoosterLoadModelFromBuffer(handle, bytes.data(),
+                                                    static_cast<bst_ulong>(bytes.size())) != 0) {
+    return Err(
+        XgbError("The XGBoost model file cannot be loaded (corrupt or not an XGBoost model)"));
   }
   // Serving predicts one request per thread; libxgboost's own threads would
   // only contend with the HTTP workers.
-  if (XGBoosterSetParam(handle, "nthread", "1") != 0) return Err(XgbError("Cannot configure the booster"));
+  if (XGBoosterSetParam(handle, "nthread", "1") != 0)
+    return Err(XgbError("Cannot configure the booster"));
   bst_ulong num_features = 0;
-  if (XGBoosterGetNumFeature(handle, &num_features) != 0) return Err(XgbError("Cannot read the model"));
+  if (XGBoosterGetNumFeature(handle, &num_features) != 0)
+    return Err(XgbError("Cannot read the model"));
 
   std::vector<std::string> feature_names;
   bst_ulong n_names = 0;
@@ -175,17 +179,18 @@ Result<std::unique_ptr<ModelRuntime>> XgboostRuntimeFromBytes(
   if (signature) {
     sig = *signature;
     if (sig.inputs.size() != num_features) {
-      return Err(InvalidArgument(fmt::format(
-          "The signature has {} inputs but the XGBoost model takes {} features", sig.inputs.size(),
-          num_features)));
+      return Err(InvalidArgument(
+          fmt::format("The signature has {} inputs but the XGBoost model takes {} features",
+                      sig.inputs.size(), num_features)));
     }
     if (!feature_names.empty()) {
       for (size_t i = 0; i < feature_names.size() && i < sig.inputs.size(); ++i) {
         if (feature_names[i] != sig.inputs[i].name) {
-          return Err(InvalidArgument(fmt::format(
-              "Signature input {} is '{}' but the XGBoost model's feature {} is '{}': the signature "
-              "must list the features in training order",
-              i, sig.inputs[i].name, i, feature_names[i])));
+          return Err(
+              InvalidArgument(fmt::format("Signature input {} is '{}' but the XGBoost model's "
+                                          "feature {} is '{}': the signature "
+                                          "must list the features in training order",
+                                          i, sig.inputs[i].name, i, feature_names[i])));
         }
       }
     }
@@ -200,7 +205,8 @@ Result<std::unique_ptr<ModelRuntime>> XgboostRuntimeFromBytes(
 
   ASSIGN_OR_RETURN(std::string json, SaveJson(handle));
   auto ensemble = TreeEnsemble::FromXgboostJson(json);
-  if (!ensemble && ensemble.error().code() != ErrorCode::kNotImplemented) return Err(ensemble.error());
+  if (!ensemble && ensemble.error().code() != ErrorCode::kNotImplemented)
+    return Err(ensemble.error());
 
   // Objective and classes from the dump (also when the native path does not
   // apply, for the output shape).
@@ -208,7 +214,8 @@ Result<std::unique_ptr<ModelRuntime>> XgboostRuntimeFromBytes(
   int num_class = 0;
   if (ensemble) {
     objective = ensemble->objective();
-    num_class = ensemble->transform() == TreeEnsemble::Transform::kSoftprob ? ensemble->num_groups() : 0;
+    num_class =
+        ensemble->transform() == TreeEnsemble::Transform::kSoftprob ? ensemble->num_groups() : 0;
   } else {
     // Cheap re-read of the two facts; the native parser refused the rest.
     const size_t obj = json.find("\"objective\":{\"name\":\"");
@@ -226,7 +233,8 @@ Result<std::unique_ptr<ModelRuntime>> XgboostRuntimeFromBytes(
   if (raw_outputs == 1 || class_labels) {
     sig.outputs.push_back(ColumnSpec{.name = "prediction"});
   } else {
-    for (int c = 0; c < raw_outputs; ++c) sig.outputs.push_back(ColumnSpec{.name = fmt::format("class_{}", c)});
+    for (int c = 0; c < raw_outputs; ++c)
+      sig.outputs.push_back(ColumnSpec{.name = fmt::format("class_{}", c)});
   }
   if (class_labels && objective != "binary:logistic" && objective != "multi:softprob" &&
       objective != "multi:softmax") {
@@ -238,19 +246,19 @@ Result<std::unique_ptr<ModelRuntime>> XgboostRuntimeFromBytes(
   std::optional<TreeEnsemble> native;
   if (ensemble && options.native) native = std::move(*ensemble);
   return std::make_unique<XgboostRuntime>(std::move(sig), std::move(booster), std::move(native),
-                                          raw_outputs, class_labels, objective == "binary:logistic");
+                                          raw_outputs, class_labels,
+                                          objective == "binary:logistic");
 }
 
-Result<std::unique_ptr<ModelRuntime>> LoadXgboostRuntime(const std::filesystem::path& package_dir,
-                                                         const Flavor& flavor,
-                                                         const std::optional<ModelSignature>& signature,
-                                                         const XgboostOptions& options) {
+Result<std::unique_ptr<ModelRuntime>> LoadXgboostRuntime(
+    const std::filesystem::path& package_dir, const Flavor& flavor,
+    const std::optional<ModelSignature>& signature, const XgboostOptions& options) {
   const std::string* data = flavor.Find("data");
   if (data == nullptr) return Err(InvalidArgument("The xgboost flavor has no 'data' file"));
   if (const std::string* format = flavor.Find("model_format");
       format != nullptr && *format != "xgb" && *format != "json" && *format != "ubj") {
-    return Err(InvalidArgument(
-        fmt::format("The xgboost flavor's model_format '{}' is not one of xgb, json, ubj", *format)));
+    return Err(InvalidArgument(fmt::format(
+        "The xgboost flavor's model_format '{}' is not one of xgb, json, ubj", *format)));
   }
   ASSIGN_OR_RETURN(std::filesystem::path file, ResolvePackageFile(package_dir, *data));
   ASSIGN_OR_RETURN(std::string bytes, ReadFileLimited(file, kMaxModelBytes));

@@ -26,15 +26,14 @@ struct XgboostOptions {
 // Loads the flavor's `data` file. Without a signature the inputs are the
 // booster's feature names (typed double); a booster without names is
 // refused. With one, its width must be the booster's feature count.
-Result<std::unique_ptr<ModelRuntime>> LoadXgboostRuntime(const std::filesystem::path& package_dir,
-                                                         const Flavor& flavor,
-                                                         const std::optional<ModelSignature>& signature,
-                                                         const XgboostOptions& options = {});
+Result<std::unique_ptr<ModelRuntime>> LoadXgboostRuntime(
+    const std::filesystem::path& package_dir, const Flavor& flavor,
+    const std::optional<ModelSignature>& signature, const XgboostOptions& options = {});
 
 // The same from the model file's bytes (any of the three formats).
 Result<std::unique_ptr<ModelRuntime>> XgboostRuntimeFromBytes(
-    std::string_view bytes, std::string_view model_class, const std::optional<ModelSignature>& signature,
-    const XgboostOptions& options = {});
+    std::string_view bytes, std::string_view model_class,
+    const std::optional<ModelSignature>& signature, const XgboostOptions& options = {});
 
 // "native" or "libxgboost" for an xgboost runtime (why: the native one is
 // what makes single-row serving fast; tests and logs check which is used).

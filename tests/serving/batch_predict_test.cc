@@ -32,7 +32,8 @@ std::vector<std::string> Lines(const std::string& text) {
 
 // Rows r: a = r % 17 - 8, b = r * 0.01, c = (r % 3) / 4.
 std::vector<float> RowValues(int64_t r) {
-  return {static_cast<float>(r % 17 - 8), static_cast<float>(r * 0.01), static_cast<float>(r % 3) / 4};
+  return {static_cast<float>(r % 17 - 8), static_cast<float>(r * 0.01),
+          static_cast<float>(r % 3) / 4};
 }
 
 TEST(BatchPredictTest, CsvEqualsRuntimePredictionsInInputOrder) {
@@ -51,9 +52,12 @@ TEST(BatchPredictTest, CsvEqualsRuntimePredictionsInInputOrder) {
   std::istringstream in(csv);
   std::ostringstream out;
   int64_t progress = 0;
-  auto stats = BatchPredict(*runtime, in, out,
-                            BatchPredictOptions{.threads = 3, .batch_rows = 97, .id_column = "id",
-                                                .progress = [&](int64_t rows) { progress = rows; }});
+  auto stats = BatchPredict(
+      *runtime, in, out,
+      BatchPredictOptions{
+          .threads = 3, .batch_rows = 97, .id_column = "id", .progress = [&](int64_t rows) {
+            progress = rows;
+          }});
   ASSERT_TRUE(stats.has_value()) << stats.error().message();
   EXPECT_EQ(stats->rows, kRows);
   EXPECT_EQ(progress, kRows);
@@ -64,7 +68,9 @@ TEST(BatchPredictTest, CsvEqualsRuntimePredictionsInInputOrder) {
     const std::string& line = lines[static_cast<size_t>(r + 1)];
     const size_t comma = line.find(',');
     ASSERT_EQ(line.substr(0, comma), fmt::format("row-{}", r));
-    ASSERT_EQ(std::strtod(line.c_str() + comma + 1, nullptr), expected->values[static_cast<size_t>(r)]) << line;
+    ASSERT_EQ(std::strtod(line.c_str() + comma + 1, nullptr),
+              expected->values[static_cast<size_t>(r)])
+        << line;
   }
 }
 
@@ -83,7 +89,8 @@ TEST(BatchPredictTest, JsonLinesInAndOutWithAnXgboostModel) {
     jsonl += fmt::format("{{\"key\": {}", r);
     for (int c = 0; c < 3; ++c) {
       const float v = x[static_cast<size_t>(r * 3 + c)];
-      jsonl += std::isnan(v) ? fmt::format(", \"f{}\": null", c) : fmt::format(", \"f{}\": {}", c, v);
+      jsonl +=
+          std::isnan(v) ? fmt::format(", \"f{}\": null", c) : fmt::format(", \"f{}\": {}", c, v);
     }
     jsonl += "}\n";
   }
@@ -117,15 +124,18 @@ TEST(BatchPredictTest, BadLineNamesLineAndColumn) {
   for (int r = 0; r < 5000; ++r) csv += r == 3210 ? "1,oops,2\n" : "1,2,3\n";
   std::istringstream in(csv);
   std::ostringstream out;
-  auto stats = BatchPredict(*runtime, in, out, BatchPredictOptions{.threads = 2, .batch_rows = 100});
+  auto stats =
+      BatchPredict(*runtime, in, out, BatchPredictOptions{.threads = 2, .batch_rows = 100});
   ASSERT_FALSE(stats.has_value());
   EXPECT_EQ(stats.error().code(), ErrorCode::kInvalidParameterValue);
   // Header is line 1, so row 3210 (0-based) is line 3212.
-  EXPECT_NE(stats.error().message().find("line 3212"), std::string::npos) << stats.error().message();
+  EXPECT_NE(stats.error().message().find("line 3212"), std::string::npos)
+      << stats.error().message();
   EXPECT_NE(stats.error().message().find("'b'"), std::string::npos) << stats.error().message();
 
   std::istringstream jsonl("{\"a\": 1, \"b\": 2, \"c\": 3}\n{\"a\": 1, \"b\": 2}\n");
-  stats = BatchPredict(*runtime, jsonl, out, BatchPredictOptions{.input_format = LineFormat::kJsonl});
+  stats =
+      BatchPredict(*runtime, jsonl, out, BatchPredictOptions{.input_format = LineFormat::kJsonl});
   ASSERT_FALSE(stats.has_value());
   EXPECT_NE(stats.error().message().find("line 2"), std::string::npos) << stats.error().message();
   EXPECT_NE(stats.error().message().find("'c'"), std::string::npos) << stats.error().message();

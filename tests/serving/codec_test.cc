@@ -110,11 +110,13 @@ TEST(InvocationsJsonTest, SignatureMismatchesNameTheColumn) {
   // Missing column.
   ExpectError(Json(R"({"dataframe_split": {"columns": ["a", "c"], "data": [[1, true]]}})"),
               E::kInvalidParameterValue, "'b'");
-  ExpectError(Json(R"({"dataframe_records": [{"a": 1, "c": true}]})"), E::kInvalidParameterValue, "'b'");
+  ExpectError(Json(R"({"dataframe_records": [{"a": 1, "c": true}]})"), E::kInvalidParameterValue,
+              "'b'");
   ExpectError(Json(R"({"inputs": {"a": [1], "c": [true]}})"), E::kInvalidParameterValue, "'b'");
   // Extra column.
-  ExpectError(Json(R"({"dataframe_split": {"columns": ["a", "b", "c", "zz"], "data": [[1, 2, true, 3]]}})"),
-              E::kInvalidParameterValue, "'zz'");
+  ExpectError(
+      Json(R"({"dataframe_split": {"columns": ["a", "b", "c", "zz"], "data": [[1, 2, true, 3]]}})"),
+      E::kInvalidParameterValue, "'zz'");
   ExpectError(Json(R"({"dataframe_records": [{"a": 1, "b": 2, "c": true, "zz": 1}]})"),
               E::kInvalidParameterValue, "'zz'");
   // Wrong types.
@@ -131,13 +133,16 @@ TEST(InvocationsJsonTest, SignatureMismatchesNameTheColumn) {
   ExpectError(Json(R"({"dataframe_records": [{"a": 1, "a": 2, "b": 2, "c": true}]})"),
               E::kInvalidParameterValue, "'a'");
   // Ragged rows and columns.
-  ExpectError(Json(R"({"dataframe_split": {"columns": ["a", "b", "c"], "data": [[1, 2, true], [1, 2]]}})"),
-              E::kInvalidParameterValue, "'c'");
-  ExpectError(Json(R"({"dataframe_split": {"columns": ["a", "b", "c"], "data": [[1, 2, true, 4]]}})"),
-              E::kInvalidParameterValue, "4 values");
+  ExpectError(
+      Json(R"({"dataframe_split": {"columns": ["a", "b", "c"], "data": [[1, 2, true], [1, 2]]}})"),
+      E::kInvalidParameterValue, "'c'");
+  ExpectError(
+      Json(R"({"dataframe_split": {"columns": ["a", "b", "c"], "data": [[1, 2, true, 4]]}})"),
+      E::kInvalidParameterValue, "4 values");
   ExpectError(Json(R"({"inputs": {"a": [1, 2], "b": [3], "c": [true, false]}})"),
               E::kInvalidParameterValue, "'b'");
-  ExpectError(Json(R"({"instances": [[1, 2, true, 3], [1, 2]]})"), E::kInvalidParameterValue, "'c'");
+  ExpectError(Json(R"({"instances": [[1, 2, true, 3], [1, 2]]})"), E::kInvalidParameterValue,
+              "'c'");
 }
 
 TEST(InvocationsJsonTest, WrongShapesAreBadRequests) {
@@ -155,7 +160,8 @@ TEST(InvocationsJsonTest, WrongShapesAreBadRequests) {
 TEST(InvocationsJsonTest, BadJsonAndNestingBombsAreMalformed) {
   ExpectError(Json(R"({"instances": [1, 2)"), ErrorCode::kMalformedRequest, "JSON");
   ExpectError(Json(""), ErrorCode::kMalformedRequest, "JSON");
-  std::string bomb = R"({"instances": )" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  std::string bomb =
+      R"({"instances": )" + std::string(100000, '[') + std::string(100000, ']') + "}";
   ExpectError(Json(bomb), ErrorCode::kMalformedRequest, "deeper");
 }
 
@@ -173,7 +179,8 @@ TEST(InvocationsJsonTest, ManyRowsAreFine) {
 
 TEST(InvocationsCsvTest, HeaderOrderQuotesMissingAndCrlf) {
   auto b = DecodeInvocationsRequest("text/csv; charset=UTF-8",
-                                    "c,\"a\",b,d\r\nTrue,1.5,3,\r\nfalse,\"-2e1\",-4,NaN\r\n\r\n", Sig());
+                                    "c,\"a\",b,d\r\nTrue,1.5,3,\r\nfalse,\"-2e1\",-4,NaN\r\n\r\n",
+                                    Sig());
   ASSERT_TRUE(b.has_value()) << b.error().message();
   ExpectRows(*b, {{1.5f, 3, 1, kNaN}, {-20, -4, 0, kNaN}});
 }
@@ -181,26 +188,30 @@ TEST(InvocationsCsvTest, HeaderOrderQuotesMissingAndCrlf) {
 TEST(InvocationsCsvTest, ErrorsNameColumnAndLine) {
   using E = ErrorCode;
   ExpectError(DecodeInvocationsCsv("a,c\n1,True\n", Sig()), E::kInvalidParameterValue, "'b'");
-  ExpectError(DecodeInvocationsCsv("a,b,c,zz\n1,2,True,3\n", Sig()), E::kInvalidParameterValue, "'zz'");
+  ExpectError(DecodeInvocationsCsv("a,b,c,zz\n1,2,True,3\n", Sig()), E::kInvalidParameterValue,
+              "'zz'");
   ExpectError(DecodeInvocationsCsv("a,b,c\n1,2,True\nx,2,True\n", Sig()), E::kInvalidParameterValue,
               "Column 'a', line 3");
   ExpectError(DecodeInvocationsCsv("a,b,c\n1,2.5,True\n", Sig()), E::kInvalidParameterValue, "'b'");
   ExpectError(DecodeInvocationsCsv("a,b,c\n1,2,yes\n", Sig()), E::kInvalidParameterValue, "'c'");
   ExpectError(DecodeInvocationsCsv("a,b,c\n1,2\n", Sig()), E::kInvalidParameterValue, "'c'");
-  ExpectError(DecodeInvocationsCsv("a,b,c\n1,2,True,4\n", Sig()), E::kInvalidParameterValue, "line 2");
+  ExpectError(DecodeInvocationsCsv("a,b,c\n1,2,True,4\n", Sig()), E::kInvalidParameterValue,
+              "line 2");
   ExpectError(DecodeInvocationsCsv("a,b,c\n\"1,2,True\n", Sig()), E::kMalformedRequest, "line 2");
   ExpectError(DecodeInvocationsCsv("", Sig()), E::kBadRequest, "header");
 }
 
 TEST(InvocationsRequestTest, ContentTypes) {
-  EXPECT_TRUE(DecodeInvocationsRequest("application/json", R"({"instances": [[1, 2, true, 3]]})", Sig()));
+  EXPECT_TRUE(
+      DecodeInvocationsRequest("application/json", R"({"instances": [[1, 2, true, 3]]})", Sig()));
   EXPECT_TRUE(DecodeInvocationsRequest("application/json; charset=utf-8",
                                        R"({"instances": [[1, 2, true, 3]]})", Sig()));
   ExpectError(DecodeInvocationsRequest("application/json; charset=latin-1", "{}", Sig()),
               ErrorCode::kBadRequest, "UTF-8");
   ExpectError(DecodeInvocationsRequest("application/json; format=pandas-split", "{}", Sig()),
               ErrorCode::kBadRequest, "format");
-  ExpectError(DecodeInvocationsRequest("text/plain", "a", Sig()), ErrorCode::kBadRequest, "text/plain");
+  ExpectError(DecodeInvocationsRequest("text/plain", "a", Sig()), ErrorCode::kBadRequest,
+              "text/plain");
 }
 
 TEST(InvocationsResponseTest, OneColumnIsAListSeveralAreRows) {
@@ -208,7 +219,8 @@ TEST(InvocationsResponseTest, OneColumnIsAListSeveralAreRows) {
   AppendInvocationsResponse(PredictionBatch{.rows = 2, .cols = 1, .values = {0.25, 3}}, &out);
   EXPECT_EQ(out, R"({"predictions":[0.25,3.0]})");
   out.clear();
-  AppendInvocationsResponse(PredictionBatch{.rows = 2, .cols = 2, .values = {0.25, 0.75, 1, 0}}, &out);
+  AppendInvocationsResponse(PredictionBatch{.rows = 2, .cols = 2, .values = {0.25, 0.75, 1, 0}},
+                            &out);
   EXPECT_EQ(out, R"({"predictions":[[0.25,0.75],[1.0,0.0]]})");
 }
 
@@ -230,11 +242,12 @@ TEST(InferRequestTest, OneTensorPerColumn) {
 TEST(InferRequestTest, OneMatrixFlatOrNested) {
   ModelSignature sig;
   sig.inputs = {ColumnSpec{.name = "x"}, ColumnSpec{.name = "y"}, ColumnSpec{.name = "z"}};
-  for (std::string_view body : {
-           R"({"inputs": [{"name": "input-0", "shape": [2, 3], "datatype": "FP64", "data": [1, 2, 3, 4, 5, 6]}]})",
-           R"({"inputs": [{"name": "input-0", "shape": [2, 3], "datatype": "FP32", "data": [[1, 2, 3], [4, 5, 6]]}]})",
-           R"({"inputs": [{"name": "x", "shape": [2, 3], "datatype": "INT32", "data": [[1, 2, 3], [4, 5, 6]]}]})",
-       }) {
+  for (
+      std::string_view body : {
+          R"({"inputs": [{"name": "input-0", "shape": [2, 3], "datatype": "FP64", "data": [1, 2, 3, 4, 5, 6]}]})",
+          R"({"inputs": [{"name": "input-0", "shape": [2, 3], "datatype": "FP32", "data": [[1, 2, 3], [4, 5, 6]]}]})",
+          R"({"inputs": [{"name": "x", "shape": [2, 3], "datatype": "INT32", "data": [[1, 2, 3], [4, 5, 6]]}]})",
+      }) {
     auto r = DecodeInferRequest(body, sig);
     ASSERT_TRUE(r.has_value()) << r.error().message();
     EXPECT_FALSE(r->has_id);
@@ -273,25 +286,31 @@ TEST(InferRequestTest, Errors) {
   ExpectError(with_b(R"({"name": "b", "shape": [1], "datatype": "INT64", "data": [1],
                          "parameters": {"binary_data_size": 8}})"),
               E::kBadRequest, "Binary");
-  ExpectError(with_b(R"({"name": "b", "shape": [1], "datatype": "INT64"})"), E::kBadRequest, "'data'");
-  ExpectError(Infer(R"({"inputs": [{"name": "m", "shape": [1, 3], "datatype": "FP64", "data": [1, 2, 3]}]})"),
-              E::kInvalidParameterValue, "4 inputs");
+  ExpectError(with_b(R"({"name": "b", "shape": [1], "datatype": "INT64"})"), E::kBadRequest,
+              "'data'");
+  ExpectError(
+      Infer(
+          R"({"inputs": [{"name": "m", "shape": [1, 3], "datatype": "FP64", "data": [1, 2, 3]}]})"),
+      E::kInvalidParameterValue, "4 inputs");
   ExpectError(Infer(R"({"inputs": []})"), E::kBadRequest, "inputs");
   ExpectError(Infer(R"({"id": 5, "inputs": []})"), E::kBadRequest, "id");
   ExpectError(Infer(R"({"inputs": [)" + a + R"(], "outputs": [{"name": "proba"}]})"),
               E::kInvalidParameterValue, "proba");
-  ExpectError(Infer(R"({"inputs": [{"name": "m", "shape": [4611686018427387904, 4611686018427387904],
+  ExpectError(
+      Infer(R"({"inputs": [{"name": "m", "shape": [4611686018427387904, 4611686018427387904],
                         "datatype": "FP64", "data": [1]}]})"),
-              E::kInvalidParameterValue, "shape");
+      E::kInvalidParameterValue, "shape");
   ExpectError(Infer("{\"inputs\": [" + std::string(5000, '[')), E::kMalformedRequest, "");
   // A shape claiming a huge batch is refused before anything is allocated for it.
-  ExpectError(with_b(R"({"name": "b", "shape": [1000000000000], "datatype": "INT64", "data": [1]})"),
-              E::kInvalidParameterValue, "'b'");
+  ExpectError(
+      with_b(R"({"name": "b", "shape": [1000000000000], "datatype": "INT64", "data": [1]})"),
+      E::kInvalidParameterValue, "'b'");
   ModelSignature doubles;
   doubles.inputs = {ColumnSpec{.name = "x"}, ColumnSpec{.name = "y"}};
-  ExpectError(DecodeInferRequest(R"({"inputs": [{"name": "m", "shape": [1000000000000, 2], "datatype": "FP64",
+  ExpectError(DecodeInferRequest(
+                  R"({"inputs": [{"name": "m", "shape": [1000000000000, 2], "datatype": "FP64",
                                      "data": [[1, 2]]}]})",
-                                 doubles),
+                  doubles),
               E::kInvalidParameterValue, "'m'");
 }
 
@@ -311,9 +330,11 @@ TEST(InferResponseTest, Shape) {
   EXPECT_EQ(json::Serialize(*o.Find("shape")), "[2]");
   EXPECT_EQ(json::Serialize(*o.Find("data")), "[0.5,1.0]");
   out.clear();
-  AppendInferResponse({.model_name = "m"}, PredictionBatch{.rows = 1, .cols = 3, .values = {0.1, 0.2, 0.7}}, &out);
-  EXPECT_EQ(out,
-            R"({"model_name":"m","outputs":[{"name":"predict","shape":[1,3],"datatype":"FP64","data":[0.1,0.2,0.7]}]})");
+  AppendInferResponse({.model_name = "m"},
+                      PredictionBatch{.rows = 1, .cols = 3, .values = {0.1, 0.2, 0.7}}, &out);
+  EXPECT_EQ(
+      out,
+      R"({"model_name":"m","outputs":[{"name":"predict","shape":[1,3],"datatype":"FP64","data":[0.1,0.2,0.7]}]})");
 }
 
 TEST(InferMetadataTest, OneTensorPerColumn) {
@@ -347,14 +368,16 @@ TEST(CsvLayoutTest, IdColumnAndLineNumbers) {
 TEST(JsonLinesTest, RecordsWithIdsAndLineNumbers) {
   FeatureBatch out = EmptyBatchFor(Sig());
   std::vector<std::string> ids;
-  Status s = DecodeJsonLines("{\"id\": 7, \"a\": 1, \"b\": 2, \"c\": true}\n\n"
-                             "{\"a\": 3, \"b\": 4, \"c\": false, \"id\": \"x\"}\n",
-                             Sig(), "id", 1, &out, &ids);
+  Status s = DecodeJsonLines(
+      "{\"id\": 7, \"a\": 1, \"b\": 2, \"c\": true}\n\n"
+      "{\"a\": 3, \"b\": 4, \"c\": false, \"id\": \"x\"}\n",
+      Sig(), "id", 1, &out, &ids);
   ASSERT_TRUE(s.ok()) << s.message();
   ExpectRows(out, {{1, 2, 1, kNaN}, {3, 4, 0, kNaN}});
   EXPECT_EQ(ids, (std::vector<std::string>{"7", "\"x\""}));
-  s = DecodeJsonLines("{\"id\": 1, \"a\": 1, \"b\": 2, \"c\": true}\n{\"id\": 2, \"a\": 1, \"c\": true}\n",
-                      Sig(), "id", 5, &out, &ids);
+  s = DecodeJsonLines(
+      "{\"id\": 1, \"a\": 1, \"b\": 2, \"c\": true}\n{\"id\": 2, \"a\": 1, \"c\": true}\n", Sig(),
+      "id", 5, &out, &ids);
   EXPECT_EQ(s.code(), ErrorCode::kInvalidParameterValue);
   EXPECT_NE(s.message().find("line 6"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("'b'"), std::string::npos) << s.message();

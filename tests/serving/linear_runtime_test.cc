@@ -15,7 +15,9 @@ constexpr std::string_view kRegression =
         "coef": [0.5, -2.25, 3.0], "intercept": 1.125})";
 
 FeatureBatch Rows(int64_t cols, std::vector<float> values) {
-  return FeatureBatch{.rows = static_cast<int64_t>(values.size()) / cols, .cols = cols, .values = std::move(values)};
+  return FeatureBatch{.rows = static_cast<int64_t>(values.size()) / cols,
+                      .cols = cols,
+                      .values = std::move(values)};
 }
 
 TEST(LinearRuntimeTest, RegressionIsExact) {
@@ -72,15 +74,22 @@ TEST(LinearRuntimeTest, MissingFeatureAndWrongWidthAreErrors) {
 
 TEST(LinearRuntimeTest, RefusesBadModels) {
   const ModelSignature other = testing::DoubleSignature({"a", "zz", "c"});
-  for (std::string_view text : {
-           std::string_view("[]"),
-           std::string_view(R"({"format": "mlforge.linear/2", "task": "regression", "features": ["a"], "coef": [1], "intercept": 0})"),
-           std::string_view(R"({"format": "mlforge.linear/1", "task": "poisson", "features": ["a"], "coef": [1], "intercept": 0})"),
-           std::string_view(R"({"format": "mlforge.linear/1", "task": "regression", "features": ["a", "b"], "coef": [1], "intercept": 0})"),
-           std::string_view(R"({"format": "mlforge.linear/1", "task": "regression", "features": ["a", "a"], "coef": [1, 2], "intercept": 0})"),
-           std::string_view(R"({"format": "mlforge.linear/1", "task": "regression", "features": ["a"], "coef": ["1"], "intercept": 0})"),
-           std::string_view(R"({"format": "mlforge.linear/1", "task": "regression", "features": ["a"], "coef": [1]})"),
-       }) {
+  for (
+      std::string_view text : {
+          std::string_view("[]"),
+          std::string_view(
+              R"({"format": "mlforge.linear/2", "task": "regression", "features": ["a"], "coef": [1], "intercept": 0})"),
+          std::string_view(
+              R"({"format": "mlforge.linear/1", "task": "poisson", "features": ["a"], "coef": [1], "intercept": 0})"),
+          std::string_view(
+              R"({"format": "mlforge.linear/1", "task": "regression", "features": ["a", "b"], "coef": [1], "intercept": 0})"),
+          std::string_view(
+              R"({"format": "mlforge.linear/1", "task": "regression", "features": ["a", "a"], "coef": [1, 2], "intercept": 0})"),
+          std::string_view(
+              R"({"format": "mlforge.linear/1", "task": "regression", "features": ["a"], "coef": ["1"], "intercept": 0})"),
+          std::string_view(
+              R"({"format": "mlforge.linear/1", "task": "regression", "features": ["a"], "coef": [1]})"),
+      }) {
     auto r = LinearRuntimeFromJson(text, std::nullopt);
     EXPECT_FALSE(r.has_value()) << text;
     if (!r) {

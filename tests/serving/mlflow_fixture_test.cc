@@ -28,8 +28,9 @@ TEST(MlflowXgboostFixtureTest, ServedAsItIsWithPythonsPredictions) {
   auto expected = json::Parse(testing::ReadFile(kFixtures / "mlflow_xgb_expected.json"));
   ASSERT_TRUE(expected.has_value());
   // The rows as an MLflow client sends them (DataFrame.to_dict(orient="split")).
-  std::string body = R"({"dataframe_split": {"columns": )" + json::Serialize(*expected->Find("columns")) +
-                     R"(, "data": )" + json::Serialize(*expected->Find("rows")) + "}}";
+  std::string body = R"({"dataframe_split": {"columns": )" +
+                     json::Serialize(*expected->Find("columns")) + R"(, "data": )" +
+                     json::Serialize(*expected->Find("rows")) + "}}";
   auto batch = DecodeInvocationsRequest("application/json", body, sig);
   ASSERT_TRUE(batch.has_value()) << batch.error().message();
   auto out = (*runtime)->Predict(*batch);

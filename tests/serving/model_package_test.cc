@@ -76,7 +76,8 @@ TEST(ParseMLmodelTest, RefusesTensorInputSignatureClearly) {
       "\"tensor-spec\": {\"dtype\": \"float64\", \"shape\": [-1, 4]}}]'\n");
   ASSERT_FALSE(info.has_value());
   EXPECT_EQ(info.error().code(), ErrorCode::kInvalidParameterValue);
-  EXPECT_NE(info.error().message().find("tensor-based"), std::string::npos) << info.error().message();
+  EXPECT_NE(info.error().message().find("tensor-based"), std::string::npos)
+      << info.error().message();
 }
 
 TEST(ParseMLmodelTest, RefusesBrokenFiles) {
@@ -86,9 +87,11 @@ TEST(ParseMLmodelTest, RefusesBrokenFiles) {
            std::string_view("run_id: x\n"),
            std::string_view("flavors: {a: {b: 1}}\nsignature:\n  inputs: 'not json'\n"),
            std::string_view("flavors: {a: {}}\nsignature:\n  inputs: '[{\"type\": \"double\"}]'\n"),
-           std::string_view("flavors: {a: {}}\nsignature:\n  inputs: '[{\"type\": \"map\", \"name\": \"m\"}]'\n"),
-           std::string_view("flavors: {a: {}}\nsignature:\n  inputs: '[{\"type\": \"double\", \"name\": \"a\"}, "
-                            "{\"type\": \"double\", \"name\": \"a\"}]'\n"),
+           std::string_view("flavors: {a: {}}\nsignature:\n  inputs: '[{\"type\": \"map\", "
+                            "\"name\": \"m\"}]'\n"),
+           std::string_view(
+               "flavors: {a: {}}\nsignature:\n  inputs: '[{\"type\": \"double\", \"name\": \"a\"}, "
+               "{\"type\": \"double\", \"name\": \"a\"}]'\n"),
            std::string_view("flavors: {a: [\n"),
        }) {
     auto info = ParseMLmodel(text);
@@ -112,15 +115,16 @@ TEST(ResolvePackageFileTest, RefusesEveryWayOut) {
   EXPECT_TRUE(ResolvePackageFile(pkg, "model.json").has_value());
   EXPECT_TRUE(ResolvePackageFile(pkg, "sub/inner.json").has_value());
   EXPECT_TRUE(ResolvePackageFile(pkg, "link_in.json").has_value());  // stays inside
-  for (std::string_view bad : {"../secret.json", "/etc/passwd", "sub/../../secret.json",
-                               "link_out.json", "dir_out/secret.json", "", ".", "sub",
-                               "%2e%2e/secret.json", "missing.json"}) {
+  for (std::string_view bad :
+       {"../secret.json", "/etc/passwd", "sub/../../secret.json", "link_out.json",
+        "dir_out/secret.json", "", ".", "sub", "%2e%2e/secret.json", "missing.json"}) {
     auto r = ResolvePackageFile(pkg, bad);
     EXPECT_FALSE(r.has_value()) << bad;
     if (!r) {
       EXPECT_EQ(r.error().code(), ErrorCode::kInvalidParameterValue) << bad;
       // Messages never reveal where the package lives.
-      EXPECT_EQ(r.error().message().find(tmp.path().string()), std::string::npos) << r.error().message();
+      EXPECT_EQ(r.error().message().find(tmp.path().string()), std::string::npos)
+          << r.error().message();
     }
   }
 }
@@ -138,13 +142,15 @@ TEST(LoadModelPackageTest, MissingDirOrMLmodelIsNotFound) {
 TEST(LoadModelPackageTest, DataFileOutsideThePackageIsRefused) {
   mlforge::testing::TempDir tmp;
   const auto pkg = tmp.path() / "pkg";
-  WriteFile(tmp.path() / "model.json",
-            R"({"format": "mlforge.linear/1", "task": "regression", "features": ["a"], "coef": [1], "intercept": 0})");
+  WriteFile(
+      tmp.path() / "model.json",
+      R"({"format": "mlforge.linear/1", "task": "regression", "features": ["a"], "coef": [1], "intercept": 0})");
   WriteFile(pkg / "MLmodel", "flavors:\n  mlforge.linear:\n    data: ../model.json\n");
   auto r = LoadModelPackage(pkg);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code(), ErrorCode::kInvalidParameterValue);
-  WriteFile(pkg / "MLmodel", "flavors:\n  mlforge.linear:\n    data: " + (tmp.path() / "model.json").string() + "\n");
+  WriteFile(pkg / "MLmodel", "flavors:\n  mlforge.linear:\n    data: " +
+                                 (tmp.path() / "model.json").string() + "\n");
   r = LoadModelPackage(pkg);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code(), ErrorCode::kInvalidParameterValue);
@@ -159,11 +165,14 @@ TEST(LoadModelPackageTest, DataFileOutsideThePackageIsRefused) {
 
 TEST(LoadModelPackageTest, NoServedFlavorSaysWhichExist) {
   mlforge::testing::TempDir tmp;
-  WriteFile(tmp.path() / "MLmodel", "flavors:\n  python_function:\n    loader_module: x\n  sklearn:\n    pickled_model: m.pkl\n");
+  WriteFile(
+      tmp.path() / "MLmodel",
+      "flavors:\n  python_function:\n    loader_module: x\n  sklearn:\n    pickled_model: m.pkl\n");
   auto r = LoadModelPackage(tmp.path());
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code(), ErrorCode::kInvalidParameterValue);
-  EXPECT_NE(r.error().message().find("python_function, sklearn"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("python_function, sklearn"), std::string::npos)
+      << r.error().message();
 }
 
 TEST(LoadModelPackageTest, StringInputColumnIsRefused) {

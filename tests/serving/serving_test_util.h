@@ -33,7 +33,8 @@ inline std::string ColumnsJson(std::initializer_list<std::pair<const char*, cons
   std::string out = "[";
   for (const auto& [name, type] : columns) {
     if (out.size() > 1) out += ", ";
-    out += std::string("{\"type\": \"") + type + "\", \"name\": \"" + name + "\", \"required\": true}";
+    out +=
+        std::string("{\"type\": \"") + type + "\", \"name\": \"" + name + "\", \"required\": true}";
   }
   return out + "]";
 }

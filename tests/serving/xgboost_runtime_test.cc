@@ -36,7 +36,8 @@ class XgboostMatchesLibxgboostTest : public ::testing::TestWithParam<Case> {};
 TEST_P(XgboostMatchesLibxgboostTest, EveryFormatEveryHeldOutRow) {
   const Case& c = GetParam();
   const std::vector<float> train = testing::RandomFeatures(kTrainRows, kCols, 1);
-  const Booster booster = testing::Train(train, kTrainRows, kCols, c.objective, c.num_class, 20, c.params);
+  const Booster booster =
+      testing::Train(train, kTrainRows, kCols, c.objective, c.num_class, 20, c.params);
   std::vector<float> test = testing::RandomFeatures(kTestRows, kCols, 2, 0.2);
   // Edge values: exactly on thresholds is covered by integers, plus infinities.
   test[0] = 0.0f;
@@ -54,7 +55,8 @@ TEST_P(XgboostMatchesLibxgboostTest, EveryFormatEveryHeldOutRow) {
     EXPECT_EQ(XgboostPredictor(**runtime), "native");
 
     // Batch and single-row predictions both match.
-    auto batch = (*runtime)->Predict(FeatureBatch{.rows = kTestRows, .cols = kCols, .values = test});
+    auto batch =
+        (*runtime)->Predict(FeatureBatch{.rows = kTestRows, .cols = kCols, .values = test});
     ASSERT_TRUE(batch.has_value()) << batch.error().message();
     ASSERT_EQ(batch->values.size(), expected.size());
     const int64_t outputs = static_cast<int64_t>(expected.size()) / kTestRows;
@@ -68,7 +70,8 @@ TEST_P(XgboostMatchesLibxgboostTest, EveryFormatEveryHeldOutRow) {
       auto one = (*runtime)->Predict(FeatureBatch{.rows = 1, .cols = kCols, .values = row});
       ASSERT_TRUE(one.has_value());
       for (int64_t k = 0; k < outputs; ++k) {
-        ASSERT_NEAR(one->values[static_cast<size_t>(k)], expected[static_cast<size_t>(r * outputs + k)], 1e-6);
+        ASSERT_NEAR(one->values[static_cast<size_t>(k)],
+                    expected[static_cast<size_t>(r * outputs + k)], 1e-6);
       }
     }
   }
@@ -90,7 +93,8 @@ TEST(XgboostRuntimeTest, DartAndGblinearFallBackToLibxgboost) {
   const std::vector<float> test = testing::RandomFeatures(50, kCols, 4);
   for (auto params : std::vector<std::vector<std::pair<std::string, std::string>>>{
            {{"booster", "dart"}, {"rate_drop", "0.1"}}, {{"booster", "gblinear"}}}) {
-    const Booster booster = testing::Train(train, kTrainRows, kCols, "reg:squarederror", 0, 10, params);
+    const Booster booster =
+        testing::Train(train, kTrainRows, kCols, "reg:squarederror", 0, 10, params);
     const std::vector<float> expected = booster.PredictWithDMatrix(test, 50, kCols);
     mlforge::testing::TempDir tmp;
     testing::WriteXgboostPackage(tmp.path(), booster, "json", kCols);
@@ -106,11 +110,12 @@ TEST(XgboostRuntimeTest, DartAndGblinearFallBackToLibxgboost) {
 TEST(XgboostRuntimeTest, ClassifierModelClassPredictsLabelsAsMlflowDoes) {
   const std::vector<float> train = testing::RandomFeatures(kTrainRows, kCols, 5);
   const std::vector<float> test = testing::RandomFeatures(100, kCols, 6);
-  for (const auto& [objective, num_class] : std::vector<std::pair<std::string, int>>{
-           {"binary:logistic", 0}, {"multi:softprob", 3}}) {
+  for (const auto& [objective, num_class] :
+       std::vector<std::pair<std::string, int>>{{"binary:logistic", 0}, {"multi:softprob", 3}}) {
     const Booster booster = testing::Train(train, kTrainRows, kCols, objective, num_class, 10);
     mlforge::testing::TempDir tmp;
-    testing::WriteXgboostPackage(tmp.path(), booster, "ubj", kCols, true, "xgboost.sklearn.XGBClassifier");
+    testing::WriteXgboostPackage(tmp.path(), booster, "ubj", kCols, true,
+                                 "xgboost.sklearn.XGBClassifier");
     auto runtime = LoadModelPackage(tmp.path());
     ASSERT_TRUE(runtime.has_value()) << runtime.error().message();
     auto out = (*runtime)->Predict(FeatureBatch{.rows = 100, .cols = kCols, .values = test});
@@ -124,7 +129,8 @@ TEST(XgboostRuntimeTest, ClassifierModelClassPredictsLabelsAsMlflowDoes) {
         label = proba[static_cast<size_t>(r)] > 0.5f ? 1 : 0;
       } else {
         for (int c = 1; c < k; ++c) {
-          if (proba[static_cast<size_t>(r * k + c)] > proba[static_cast<size_t>(r * k + label)]) label = c;
+          if (proba[static_cast<size_t>(r * k + c)] > proba[static_cast<size_t>(r * k + label)])
+            label = c;
         }
       }
       ASSERT_EQ(out->values[static_cast<size_t>(r)], label) << objective << " row " << r;
@@ -135,7 +141,8 @@ TEST(XgboostRuntimeTest, ClassifierModelClassPredictsLabelsAsMlflowDoes) {
 TEST(XgboostRuntimeTest, WithoutSignatureUsesFeatureNamesOrRefuses) {
   const std::vector<float> train = testing::RandomFeatures(200, 3, 7);
   {
-    const Booster named = testing::Train(train, 200, 3, "reg:squarederror", 0, 3, {}, {"age", "income", "score"});
+    const Booster named =
+        testing::Train(train, 200, 3, "reg:squarederror", 0, 3, {}, {"age", "income", "score"});
     mlforge::testing::TempDir tmp;
     testing::WriteXgboostPackage(tmp.path(), named, "json", 3, /*signature=*/false);
     auto runtime = LoadModelPackage(tmp.path());
@@ -148,7 +155,8 @@ TEST(XgboostRuntimeTest, WithoutSignatureUsesFeatureNamesOrRefuses) {
     testing::WriteXgboostPackage(tmp.path(), named, "json", 3, /*signature=*/true);
     auto mismatched = LoadModelPackage(tmp.path());
     ASSERT_FALSE(mismatched.has_value());
-    EXPECT_NE(mismatched.error().message().find("'age'"), std::string::npos) << mismatched.error().message();
+    EXPECT_NE(mismatched.error().message().find("'age'"), std::string::npos)
+        << mismatched.error().message();
   }
   const Booster unnamed = testing::Train(train, 200, 3, "reg:squarederror", 0, 3);
   mlforge::testing::TempDir tmp;
@@ -161,7 +169,8 @@ TEST(XgboostRuntimeTest, WithoutSignatureUsesFeatureNamesOrRefuses) {
   testing::WriteXgboostPackage(tmp.path(), unnamed, "json", 4);
   runtime = LoadModelPackage(tmp.path());
   ASSERT_FALSE(runtime.has_value());
-  EXPECT_NE(runtime.error().message().find("4 inputs"), std::string::npos) << runtime.error().message();
+  EXPECT_NE(runtime.error().message().find("4 inputs"), std::string::npos)
+      << runtime.error().message();
 }
 
 TEST(XgboostRuntimeTest, CorruptOrUnknownModelsAreRefused) {
@@ -192,7 +201,8 @@ TEST(XgboostRuntimeTest, CorruptOrUnknownModelsAreRefused) {
 
 TEST(TreeEnsembleTest, StructurallyBrokenTreesAreRefused) {
   const std::vector<float> train = testing::RandomFeatures(200, 3, 9);
-  const Booster booster = testing::Train(train, 200, 3, "reg:squarederror", 0, 2, {{"max_depth", "2"}});
+  const Booster booster =
+      testing::Train(train, 200, 3, "reg:squarederror", 0, 2, {{"max_depth", "2"}});
   const std::string json = booster.Save("json");
   ASSERT_TRUE(TreeEnsemble::FromXgboostJson(json).has_value());
   auto mutate = [&](std::string_view from, std::string_view to) {
@@ -203,9 +213,9 @@ TEST(TreeEnsembleTest, StructurallyBrokenTreesAreRefused) {
     return copy;
   };
   for (const std::string& bad : {
-           mutate("\"left_children\":[1", "\"left_children\":[0"),       // a cycle
-           mutate("\"left_children\":[1", "\"left_children\":[99"),      // out of range
-           mutate("\"split_indices\":[", "\"split_indices\":[77,"),      // wrong length
+           mutate("\"left_children\":[1", "\"left_children\":[0"),   // a cycle
+           mutate("\"left_children\":[1", "\"left_children\":[99"),  // out of range
+           mutate("\"split_indices\":[", "\"split_indices\":[77,"),  // wrong length
            mutate("\"num_class\":\"0\"", "\"num_class\":\"-1\""),
            mutate("\"base_score\":\"", "\"base_score\":\"x"),
        }) {
@@ -213,7 +223,8 @@ TEST(TreeEnsembleTest, StructurallyBrokenTreesAreRefused) {
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code(), ErrorCode::kInvalidParameterValue) << r.error().message();
   }
-  auto r = TreeEnsemble::FromXgboostJson(mutate("\"name\":\"reg:squarederror\"", "\"name\":\"count:poisson\""));
+  auto r = TreeEnsemble::FromXgboostJson(
+      mutate("\"name\":\"reg:squarederror\"", "\"name\":\"count:poisson\""));
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code(), ErrorCode::kNotImplemented);
 }

@@ -39,15 +39,17 @@ class Booster {
   std::string Save(const std::string& format) const {
     bst_ulong len = 0;
     const char* data = nullptr;
-    Check(XGBoosterSaveModelToBuffer(h_, ("{\"format\": \"" + format + "\"}").c_str(), &len, &data));
+    Check(
+        XGBoosterSaveModelToBuffer(h_, ("{\"format\": \"" + format + "\"}").c_str(), &len, &data));
     return std::string(data, len);
   }
 
   // The oracle: libxgboost's in-place predict on a dense row-major matrix.
   std::vector<float> Predict(const std::vector<float>& x, int64_t rows, int64_t cols) const {
-    const std::string array = "{\"data\": [" + std::to_string(reinterpret_cast<uintptr_t>(x.data())) +
-                              ", true], \"shape\": [" + std::to_string(rows) + ", " + std::to_string(cols) +
-                              "], \"typestr\": \"<f4\", \"version\": 3}";
+    const std::string array = "{\"data\": [" +
+                              std::to_string(reinterpret_cast<uintptr_t>(x.data())) +
+                              ", true], \"shape\": [" + std::to_string(rows) + ", " +
+                              std::to_string(cols) + "], \"typestr\": \"<f4\", \"version\": 3}";
     const char* config =
         "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
         "\"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}";
@@ -59,9 +61,11 @@ class Booster {
   }
 
   // libxgboost's DMatrix predict (dart and gblinear have no in-place predict).
-  std::vector<float> PredictWithDMatrix(const std::vector<float>& x, int64_t rows, int64_t cols) const {
+  std::vector<float> PredictWithDMatrix(const std::vector<float>& x, int64_t rows,
+                                        int64_t cols) const {
     DMatrixHandle d = nullptr;
-    Check(XGDMatrixCreateFromMat(x.data(), static_cast<bst_ulong>(rows), static_cast<bst_ulong>(cols), NAN, &d));
+    Check(XGDMatrixCreateFromMat(x.data(), static_cast<bst_ulong>(rows),
+                                 static_cast<bst_ulong>(cols), NAN, &d));
     const char* config =
         "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
         "\"strict_shape\": false}";
@@ -87,7 +91,8 @@ class Booster {
 };
 
 // Random features in [-3, 3] with ~`missing_rate` NaNs.
-inline std::vector<float> RandomFeatures(int64_t rows, int64_t cols, uint32_t seed, double missing_rate = 0.1) {
+inline std::vector<float> RandomFeatures(int64_t rows, int64_t cols, uint32_t seed,
+                                         double missing_rate = 0.1) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> value(-3.0f, 3.0f);
   std::uniform_real_distribution<double> coin(0, 1);
@@ -108,7 +113,8 @@ inline std::vector<float> Labels(const std::vector<float>& x, int64_t rows, int6
       s += (std::isnan(v) ? 0.0 : v) * (c % 2 ? -1.0 : 1.0) * (c + 1);
     }
     if (objective.starts_with("multi:")) {
-      y[static_cast<size_t>(r)] = static_cast<float>(std::clamp<int>(static_cast<int>(std::floor(s / 3 + num_class / 2.0)), 0, num_class - 1));
+      y[static_cast<size_t>(r)] = static_cast<float>(
+          std::clamp<int>(static_cast<int>(std::floor(s / 3 + num_class / 2.0)), 0, num_class - 1));
     } else if (objective == "binary:logistic" || objective == "reg:logistic") {
       y[static_cast<size_t>(r)] = s > 0 ? 1.0f : 0.0f;
     } else {
@@ -119,12 +125,13 @@ inline std::vector<float> Labels(const std::vector<float>& x, int64_t rows, int6
 }
 
 // Trains `rounds` rounds. params: extra (name, value) pairs.
-inline Booster Train(const std::vector<float>& x, int64_t rows, int64_t cols, const std::string& objective,
-                     int num_class, int rounds,
+inline Booster Train(const std::vector<float>& x, int64_t rows, int64_t cols,
+                     const std::string& objective, int num_class, int rounds,
                      std::vector<std::pair<std::string, std::string>> params = {},
                      std::vector<std::string> feature_names = {}) {
   DMatrixHandle d = nullptr;
-  Check(XGDMatrixCreateFromMat(x.data(), static_cast<bst_ulong>(rows), static_cast<bst_ulong>(cols), NAN, &d));
+  Check(XGDMatrixCreateFromMat(x.data(), static_cast<bst_ulong>(rows), static_cast<bst_ulong>(cols),
+                               NAN, &d));
   const std::vector<float> y = Labels(x, rows, cols, objective, num_class);
   Check(XGDMatrixSetFloatInfo(d, "label", y.data(), static_cast<bst_ulong>(rows)));
   if (!feature_names.empty()) {
@@ -170,8 +177,8 @@ inline void WriteXgboostPackage(const std::filesystem::path& dir, const Booster&
   if (signature) {
     std::string inputs = "[";
     for (int64_t c = 0; c < cols; ++c) {
-      inputs += (c ? ", " : "") + std::string("{\"type\": \"double\", \"name\": \"f") + std::to_string(c) +
-                "\", \"required\": true}";
+      inputs += (c ? ", " : "") + std::string("{\"type\": \"double\", \"name\": \"f") +
+                std::to_string(c) + "\", \"required\": true}";
     }
     mlmodel += "signature:\n  inputs: '" + inputs + "]'\n  outputs: null\n  params: null\n";
   }
