@@ -81,6 +81,17 @@ std::string_view DeploymentStateName(DeploymentState state) {
   return "PENDING";
 }
 
+namespace {
+// "fraud@champion=3, fraud/7=7" for logs and status messages.
+std::string ServedList(const std::vector<ServedRoute>& routes) {
+  std::string out;
+  for (const ServedRoute& r : routes) {
+    out += fmt::format("{}{}={}", out.empty() ? "" : ", ", r.spec.Ref(), r.version);
+  }
+  return out;
+}
+}  // namespace
+
 // ---------------------------------------------------------- RoutedRequest
 
 struct RoutedRequest::State {
@@ -509,8 +520,8 @@ class ModelManager final : public ServingEngine {
       e.failed_key = key;
       e.retry_at = SteadyClock::now() + options_.retry_interval;
       const std::string message =
-          serving ? fmt::format("revision {} not applied, revision {} serves on: {}", dep.revision,
-                                before->revision, failure.message())
+          serving ? fmt::format("update not applied, still serving revision {} ({}): {}",
+                                before->revision, ServedList(e.status.routes), failure.message())
                   : fmt::format("revision {} failed to load: {}", dep.revision, failure.message());
       log::Error("serving: deployment '{}': {}", dep.name, message);
       SetState(e, serving ? DeploymentState::kDegraded : DeploymentState::kFailed, message);
@@ -555,11 +566,8 @@ class ModelManager final : public ServingEngine {
                          "Routing snapshots published (loads, alias moves, route changes).",
                          {{"deployment", dep.name}})
         .Inc();
-    std::string served;
-    for (const ServedRoute& r : e.status.routes) {
-      served += fmt::format("{}{}={}", served.empty() ? "" : ", ", r.spec.Ref(), r.version);
-    }
-    log::Info("serving: deployment '{}' revision {} now serves {}", dep.name, dep.revision, served);
+    log::Info("serving: deployment '{}' revision {} now serves {}", dep.name, dep.revision,
+              ServedList(e.status.routes));
     SetState(e, DeploymentState::kReady);
     return snapshot;
   }

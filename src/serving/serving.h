@@ -286,7 +286,7 @@ class RoutedRequest {
 
   // Called once, on a batch thread, with this request's predictions (or the
   // model's error). Must not block.
-  using Done = std::function<void(const Result<PredictionBatch>&)>;
+  using Done = std::move_only_function<void(const Result<PredictionBatch>&)>;
   // Queues the rows for the version's batcher. `request_id` labels shadow
   // samples. The request is consumed.
   void Predict(FeatureBatch rows, std::string request_id, Done done);

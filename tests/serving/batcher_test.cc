@@ -99,7 +99,7 @@ TEST(Batcher, BatchOfOneMeansNoBatchingAndBigRequestsRunAlone) {
   }
   EXPECT_EQ(max_rows.load(), 1);
   {
-    Batcher batcher(std::make_shared<FakeRuntime>(1, 2, {}, nullptr, &max_rows),
+    Batcher batcher(std::make_shared<FakeRuntime>(1, 2, 0us, nullptr, &max_rows),
                     {.max_batch_rows = 1});
     std::promise<std::vector<double>> big;
     batcher.Submit(Job(&big, Rows({1, 2, 3, 4, 5})));
@@ -113,7 +113,7 @@ TEST(Batcher, FillWaitCollectsABatch) {
   std::atomic<int64_t> max_rows{0};
   // The wait is long and the cap is 3: the thread holds the first requests
   // until the third arrives, so all three run as one batch.
-  Batcher batcher(std::make_shared<FakeRuntime>(1, 2, {}, &batches, &max_rows),
+  Batcher batcher(std::make_shared<FakeRuntime>(1, 2, 0us, &batches, &max_rows),
                   {.max_batch_rows = 3, .max_wait = std::chrono::seconds(60)});
   std::vector<std::promise<std::vector<double>>> done(3);
   for (int i = 0; i < 3; ++i) {
