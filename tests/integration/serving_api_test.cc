@@ -198,9 +198,9 @@ TEST_P(ServingApiTest, OpenInferenceProtocolCases) {
                      InferBody(1, 1, 1));
   ASSERT_EQ(pinned.status, 200) << pinned.body;
   EXPECT_DOUBLE_EQ(OipPrediction(pinned.body), 2003);
-  // Batched input: a [2, 3] tensor in signature order.
+  // Batched input: one [2, 3] tensor in signature order (integers: `n` is a long column).
   auto batch = Post("/v2/models/fraud-api/infer",
-                    R"({"inputs":[{"name":"all","shape":[2,3],"datatype":"FP64","data":[[1,2,3],[4,5,6]]}]})");
+                    R"({"inputs":[{"name":"all","shape":[2,3],"datatype":"INT64","data":[[1,2,3],[4,5,6]]}]})");
   ASSERT_EQ(batch.status, 200) << batch.body;
   EXPECT_NE(batch.body.find("[1006.0,1015.0]"), std::string::npos) << batch.body;
 

@@ -70,7 +70,7 @@ TEST_F(ServingTrafficTest, HotSwapUnderTrafficFailsNoRequest) {
           failed.fetch_add(1);
           continue;
         }
-        const std::string version = r.Header("x-mlforge-model-version");
+        const std::string version(r.Header("x-mlforge-model-version"));
         // The answer, the header and model_version agree on the version.
         const double intercept = OipPrediction(r.body) - x;
         if (Str(ParseOrNull(r.body), "model_version") != version ||
@@ -175,7 +175,7 @@ TEST_F(ServingTrafficTest, WeightedRoutingAndStickyKeys) {
   constexpr int kKeys = 400;
   for (int k = 0; k < kKeys; ++k) {
     const std::string key = "customer-" + std::to_string(k);
-    const std::string first = Infer(*client_, "ab", 0, key).Header("x-mlforge-model-version");
+    const std::string first(Infer(*client_, "ab", 0, key).Header("x-mlforge-model-version"));
     for (int again = 0; again < 3; ++again) {
       ASSERT_EQ(Infer(*client_, "ab", 0, key).Header("x-mlforge-model-version"), first) << key;
     }
