@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <thread>
 
@@ -113,11 +112,7 @@ int Run() {
   }
   http::StopOnSignals(**server);
   const uint16_t port = (*server)->port();
-  if (!a.port_file.empty()) {
-    std::string tmp = a.port_file + ".tmp";
-    std::ofstream(tmp) << port << "\n";
-    std::filesystem::rename(tmp, a.port_file);
-  }
+  if (!a.port_file.empty()) WritePortFile(a.port_file, port);
   log::Info("mlforge serve: deployment '{}' on http://{}:{} (backend {}, {} worker threads)",
             a.deployment, a.host, port, sql::RedactUri(uri), threads);
   (*server)->Wait();

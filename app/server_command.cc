@@ -36,6 +36,13 @@ std::string DefaultBackendUri(const std::string& data_dir) {
   return "sqlite:///" + db.lexically_normal().string();
 }
 
+void WritePortFile(const std::string& path, uint16_t port) {
+  // Written whole then renamed, so a reader never sees a partial number.
+  std::string tmp = path + ".tmp";
+  std::ofstream(tmp) << port << "\n";
+  std::filesystem::rename(tmp, path);
+}
+
 // glibc returns freed memory at the top of a thread's heap to the kernel
 // (madvise) once it exceeds the trim threshold, and the next request faults
 // it back in zeroed: a syscall and page faults per request on the hot path.
@@ -133,12 +140,7 @@ int RunServer(const ServerConfig& config) {
   // SIGTERM sent right after start must still stop the server gracefully.
   http::StopOnSignals(**server);
   uint16_t port = (*server)->port();
-  if (!config.port_file.empty()) {
-    // Written whole then renamed, so a reader never sees a partial number.
-    std::string tmp = config.port_file + ".tmp";
-    std::ofstream(tmp) << port << "\n";
-    std::filesystem::rename(tmp, config.port_file);
-  }
+  if (!config.port_file.empty()) WritePortFile(config.port_file, port);
   log::Info("mlforge listening on http://{}:{} (backend {}, {} worker threads)", config.host, port,
             sql::RedactUri(uri), threads);
   (*server)->Wait();

@@ -33,6 +33,9 @@ std::string DefaultBackendUri(const std::string& data_dir);
 // glibc malloc tuning for a long-running server (see server_command.cc).
 void KeepFreedMemoryForReuse();
 
+// Writes the bound port for whoever started us (tests pick port 0).
+void WritePortFile(const std::string& path, uint16_t port);
+
 // The version string /version reports.
 inline constexpr char kMlflowCompatibleVersion[] = "2.12.1+mlforge.0.1.0";
 

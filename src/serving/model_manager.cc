@@ -490,12 +490,26 @@ class ModelManager final : public ServingEngine {
       }
       resolved.push_back(std::move(*r));
     }
-    std::string key = fmt::format("{}", dep.revision);
-    for (const ResolvedModel& r : resolved) key += fmt::format("|{}", r.package_dir.string());
+    // What the snapshot would be built from: routes, config and the
+    // packages the routes resolve to (not the revision: a change of
+    // description, or a rollback to the same routes, needs no swap).
+    std::string key = fmt::format("{}|{}|{}|{}", dep.config.max_batch_rows,
+                                  dep.config.max_wait_us, dep.config.shadow_queue_size,
+                                  dep.config.shadow_samples);
+    for (size_t i = 0; i < dep.routes.size(); ++i) {
+      const RouteSpec& r = dep.routes[i];
+      key += fmt::format("|{}:{}:{}:{}", r.Ref(), RouteRoleName(r.role), r.weight,
+                         i < resolved.size() ? resolved[i].package_dir.string() : "?");
+    }
     if (!failure.ok()) key += "|unresolved:" + failure.message();
 
     if (key == e.serving_key) {
-      if (e.status.state != DeploymentState::kReady) SetState(e, DeploymentState::kReady);
+      e.status.serving_revision = dep.revision;
+      if (e.status.state != DeploymentState::kReady) {
+        SetState(e, DeploymentState::kReady);
+      } else {
+        PublishStatus(e);
+      }
       return before;
     }
     if (key == e.failed_key && SteadyClock::now() < e.retry_at) {
