@@ -1,6 +1,8 @@
 #include "serving/model_manager.h"
 
 #include <fmt/core.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -56,6 +58,13 @@ using Table = std::unordered_map<std::string, std::shared_ptr<const DeploymentSn
                                  StringHash, std::equal_to<>>;
 
 }  // namespace
+
+void LowerThreadPriority() {
+  // Linux applies a PRIO_PROCESS nice value given a thread id to that thread only.
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kBackgroundNice) != 0) {
+    log::Debug("serving: cannot lower a background thread's priority");
+  }
+}
 
 bool IsLegalTransition(DeploymentState from, DeploymentState to) {
   if (from == to) return true;
@@ -370,6 +379,7 @@ class ModelManager final : public ServingEngine {
   };
 
   void Loop(std::stop_token stop) {
+    LowerThreadPriority();
     uint64_t seen = 0;
     while (!stop.stop_requested()) {
       {

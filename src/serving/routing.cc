@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "base/log.h"
+#include "serving/model_manager.h"
 
 namespace mlforge::serving {
 namespace {
@@ -113,11 +114,18 @@ void ShadowMirror::Stop() {
 bool ShadowMirror::TryMirror(ShadowJob job) {
   bool wake = false;
   {
-    std::lock_guard lock(queue_mu_);
-    if (queue_.size() >= capacity_ || thread_.get_stop_token().stop_requested()) {
+    // The shadow thread runs at a low priority: a batch thread never waits
+    // for it to release the queue (a preempted holder could take long).
+    // The holder only pops, so a few tries almost always get in.
+    std::unique_lock lock(queue_mu_, std::try_to_lock);
+    for (int i = 0; i < 8 && !lock.owns_lock(); ++i) {
+      std::this_thread::yield();
+      lock.try_lock();
+    }
+    if (!lock.owns_lock() || queue_.size() >= capacity_ ||
+        thread_.get_stop_token().stop_requested()) {
       dropped_->Inc();
-      std::lock_guard stats(stats_mu_);
-      ++dropped_count_;
+      dropped_count_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
     queue_.push_back(std::move(job));
@@ -131,13 +139,14 @@ ShadowStats ShadowMirror::Stats() const {
   std::lock_guard lock(stats_mu_);
   ShadowStats s;
   s.mirrored = mirrored_;
-  s.dropped = dropped_count_;
+  s.dropped = dropped_count_.load(std::memory_order_relaxed);
   s.errors = errors_;
   s.samples.assign(samples_.begin(), samples_.end());
   return s;
 }
 
 void ShadowMirror::Loop(std::stop_token stop) {
+  LowerThreadPriority();
   while (true) {
     ShadowJob job;
     {

@@ -5,6 +5,7 @@
 // version it names loaded until the last request using it is done.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -103,7 +104,8 @@ class ShadowMirror {
   ShadowMirror(const ShadowMirror&) = delete;
   ShadowMirror& operator=(const ShadowMirror&) = delete;
 
-  // Never blocks on the shadow work; false (and counted) when the queue is full.
+  // Never waits for the shadow thread; false (and counted as dropped) when
+  // the queue is full or busy.
   bool TryMirror(ShadowJob job);
   ShadowStats Stats() const;
   void Stop();
@@ -123,9 +125,10 @@ class ShadowMirror {
   std::deque<ShadowJob> queue_;
   bool idle_ = false;
 
-  mutable std::mutex stats_mu_;  // guards the fields below
+  std::atomic<uint64_t> dropped_count_{0};  // counted on batch threads: no lock
+
+  mutable std::mutex stats_mu_;  // guards the fields below (shadow thread and API readers)
   uint64_t mirrored_ = 0;
-  uint64_t dropped_count_ = 0;
   uint64_t errors_ = 0;
   std::deque<ShadowSample> samples_;
 
