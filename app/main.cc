@@ -4,8 +4,10 @@
 #include <cstdio>
 
 #include "app/data_command.h"
+#include "app/deployments_command.h"
 #include "app/lineage_command.h"
 #include "app/predict_command.h"
+#include "app/serve_command.h"
 #include "app/server_command.h"
 
 int main(int argc, char** argv) {
@@ -14,7 +16,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "mlforge 0.1.0");
 
   mlforge::app::ServerConfig server;
-  CLI::App* server_cmd = app.add_subcommand("server", "Run the tracking server (REST API, artifacts)");
+  CLI::App* server_cmd = app.add_subcommand("server", "Run the server (REST API, artifacts, model serving)");
   server_cmd->add_option("--host", server.host, "Address to listen on")->capture_default_str();
   server_cmd->add_option("--port,-p", server.port, "Port to listen on (0 picks a free one)")
       ->capture_default_str();
@@ -35,6 +37,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   server_cmd->add_option("--port-file", server.port_file,
                          "Write the bound port to this file once listening");
+  server_cmd->add_option("--serving-poll-ms", server.serving_poll_ms,
+                         "How often deployments and model aliases are re-read, ms")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 3'600'000));
 
   std::string upgrade_uri;
   std::string upgrade_data_dir = "./mlforge-data";
@@ -47,12 +53,16 @@ int main(int argc, char** argv) {
   mlforge::app::AddDataCommand(app);
   mlforge::app::AddLineageCommand(app);
   mlforge::app::AddPredictCommand(app);
+  mlforge::app::AddServeCommand(app);
+  mlforge::app::AddDeploymentsCommand(app);
 
   CLI11_PARSE(app, argc, argv);
 
   if (int code = 0; mlforge::app::RunDataCommand(&code)) return code;
   if (int code = 0; mlforge::app::RunLineageCommand(&code)) return code;
   if (int code = 0; mlforge::app::RunPredictCommand(&code)) return code;
+  if (int code = 0; mlforge::app::RunServeCommand(&code)) return code;
+  if (int code = 0; mlforge::app::RunDeploymentsCommand(&code)) return code;
 
   if (server_cmd->parsed()) return mlforge::app::RunServer(server);
   if (upgrade_cmd->parsed()) {

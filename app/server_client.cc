@@ -23,8 +23,15 @@ Result<data::RemoteOptions> ServerFromFlagOrEnv(const std::string& flag_value,
 }
 
 Result<json::Value> GetJson(const data::RemoteOptions& server, const std::string& target) {
+  return SendJson(server, http::Method::kGet, target, {});
+}
+
+Result<json::Value> SendJson(const data::RemoteOptions& server, http::Method method,
+                             const std::string& target, std::string_view body) {
   http::Client client(server.host, server.port);
-  ASSIGN_OR_RETURN(http::ClientResponse r, client.Get(target));
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!body.empty()) headers.emplace_back("content-type", "application/json");
+  ASSIGN_OR_RETURN(http::ClientResponse r, client.Send(method, target, body, std::move(headers)));
   ASSIGN_OR_RETURN(json::Value v, json::Parse(r.body));
   if (r.status != 200) {
     const json::Value* m = v.Find("message");

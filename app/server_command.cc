@@ -8,20 +8,21 @@
 #include <thread>
 
 #include "api/api.h"
+#include "app/model_source_adapter.h"
 #include "base/clock.h"
 #include "base/ids.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "blob/blob.h"
 #include "data/data.h"
 #include "http/http.h"
 #include "registry/registry.h"
+#include "serving/serving.h"
 #include "sql/sql.h"
 #include "tracking/tracking.h"
 
 namespace mlforge::app {
 namespace {
-
-constexpr char kMlflowCompatibleVersion[] = "2.12.1+mlforge.0.1.0";
 
 int Fail(const std::string& what, const Status& s) {
   std::fprintf(stderr, "mlforge: %s: %s\n", what.c_str(), s.ToString().c_str());
@@ -33,6 +34,13 @@ int Fail(const std::string& what, const Status& s) {
 std::string DefaultBackendUri(const std::string& data_dir) {
   std::filesystem::path db = std::filesystem::absolute(std::filesystem::path(data_dir) / "mlforge.db");
   return "sqlite:///" + db.lexically_normal().string();
+}
+
+void WritePortFile(const std::string& path, uint16_t port) {
+  // Written whole then renamed, so a reader never sees a partial number.
+  std::string tmp = path + ".tmp";
+  std::ofstream(tmp) << port << "\n";
+  std::filesystem::rename(tmp, path);
 }
 
 // glibc returns freed memory at the top of a thread's heap to the kernel
@@ -83,6 +91,17 @@ int RunServer(const ServerConfig& config) {
   auto datasets = data::DatasetService::Open(**db, artifacts->blobs(), SystemClock::Get());
   if (!datasets) return Fail("cannot initialise datasets", datasets.error());
 
+  // Serving: every stored deployment is loaded before the port opens.
+  metrics::Registry metrics;
+  auto process_metrics = metrics::AddProcessMetrics(metrics);
+  auto deployments = serving::DeploymentStore::Open(**db, SystemClock::Get());
+  if (!deployments) return Fail("cannot initialise deployments", deployments.error());
+  RegistryModelSource model_source(**registry, *artifacts);
+  serving::EngineOptions engine_options;
+  engine_options.poll_interval = std::chrono::milliseconds(config.serving_poll_ms);
+  auto engine = serving::ServingEngine::Start(**deployments, model_source, metrics, engine_options);
+  if (!engine) return Fail("cannot start model serving", engine.error());
+
   http::Router router;
   api::MlflowContext context;
   context.tracking = tracking->get();
@@ -96,6 +115,12 @@ int RunServer(const ServerConfig& config) {
   api::RegisterLineageRoutes(router, api::LineageContext{.tracking = tracking->get(),
                                                          .registry = registry->get(),
                                                          .datasets = datasets->get()});
+  api::ServingContext serving_context{.deployments = deployments->get(),
+                                      .engine = engine->get(),
+                                      .version = kMlflowCompatibleVersion};
+  api::RegisterDeploymentRoutes(router, serving_context);
+  api::RegisterInferenceRoutes(router, serving_context);
+  api::RegisterMetricsRoute(router, metrics);
 
   http::ServerOptions options;
   options.host = config.host;
@@ -106,21 +131,22 @@ int RunServer(const ServerConfig& config) {
   options.max_body_bytes = config.max_body_mb << 20;
   options.spool_dir = artifacts_dir / "tmp";
   auto server = http::Server::Start(options, std::move(router));
-  if (!server) return Fail("cannot listen on " + config.host + ":" + std::to_string(config.port),
-                           server.error());
+  if (!server) {
+    (*engine)->Shutdown();
+    return Fail("cannot listen on " + config.host + ":" + std::to_string(config.port),
+                server.error());
+  }
   // Signals are handled before anyone can learn the port (the port file): a
   // SIGTERM sent right after start must still stop the server gracefully.
   http::StopOnSignals(**server);
   uint16_t port = (*server)->port();
-  if (!config.port_file.empty()) {
-    // Written whole then renamed, so a reader never sees a partial number.
-    std::string tmp = config.port_file + ".tmp";
-    std::ofstream(tmp) << port << "\n";
-    std::filesystem::rename(tmp, config.port_file);
-  }
+  if (!config.port_file.empty()) WritePortFile(config.port_file, port);
   log::Info("mlforge listening on http://{}:{} (backend {}, {} worker threads)", config.host, port,
             sql::RedactUri(uri), threads);
   (*server)->Wait();
+  // Queued inference requests hold their connections: finish them while the
+  // HTTP server object still exists.
+  (*engine)->Shutdown();
   log::Info("mlforge stopped");
   return 0;
 }
@@ -141,6 +167,9 @@ int RunDbUpgrade(const std::string& backend_store_uri) {
   if (Status s = data::ApplyDataMigrations(**db); !s.ok()) return Fail("migration failed", s);
   auto data_version = (*db)->SchemaVersion("data");
   std::printf("data schema at version %d\n", data_version ? *data_version : -1);
+  if (Status s = serving::ApplyServingMigrations(**db); !s.ok()) return Fail("migration failed", s);
+  auto serving_version = (*db)->SchemaVersion("serving");
+  std::printf("serving schema at version %d\n", serving_version ? *serving_version : -1);
   return 0;
 }
 

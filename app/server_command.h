@@ -18,6 +18,7 @@ struct ServerConfig {
   std::string cors_allowed_origins;
   uint64_t max_body_mb = 64;
   std::string port_file;  // written once listening (tests pick port 0)
+  int serving_poll_ms = 1000;  // how often deployments and aliases are re-read
 };
 
 // Runs until SIGINT/SIGTERM. Returns the process exit code.
@@ -28,5 +29,14 @@ int RunDbUpgrade(const std::string& backend_store_uri);
 
 // Resolves the defaults that depend on data_dir.
 std::string DefaultBackendUri(const std::string& data_dir);
+
+// glibc malloc tuning for a long-running server (see server_command.cc).
+void KeepFreedMemoryForReuse();
+
+// Writes the bound port for whoever started us (tests pick port 0).
+void WritePortFile(const std::string& path, uint16_t port);
+
+// The version string /version reports.
+inline constexpr char kMlflowCompatibleVersion[] = "2.12.1+mlforge.0.1.0";
 
 }  // namespace mlforge::app

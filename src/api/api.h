@@ -20,6 +20,13 @@ class RegistryService;
 namespace data {
 class DatasetService;
 }
+namespace serving {
+class DeploymentStore;
+class ServingEngine;
+}  // namespace serving
+namespace metrics {
+class Registry;
+}
 }  // namespace mlforge
 
 namespace mlforge::api {
@@ -59,5 +66,31 @@ struct LineageContext {
 // model version -> run -> dataset versions -> files, and the reverse. The
 // context's services must outlive the router's server.
 void RegisterLineageRoutes(http::Router& router, const LineageContext& context);
+
+struct ServingContext {
+  // The deployments API needs the store; inference needs the engine. When
+  // both are set, a change made through the API is applied before the call
+  // returns (ServingEngine::Refresh).
+  serving::DeploymentStore* deployments = nullptr;
+  serving::ServingEngine* engine = nullptr;
+  std::string version;  // mlforge's version, for /v2 and /version
+};
+
+// The deployments API under /api/2.0/mlforge/deployments/ (docs/serving.md):
+// create, get, list, update, delete, events, rollback, shadow.
+void RegisterDeploymentRoutes(http::Router& router, const ServingContext& context);
+
+// Inference for every deployment the engine serves: Open Inference Protocol
+// v2 under /v2/ (the OIP model name is the deployment name) and MLflow's
+// scoring protocol at /deployments/{name}/invocations.
+void RegisterInferenceRoutes(http::Router& router, const ServingContext& context);
+
+// MLflow's scoring server for one deployment (`mlforge serve`):
+// /invocations, /ping, /health, /version.
+void RegisterScoringServerRoutes(http::Router& router, const ServingContext& context,
+                                 std::string deployment);
+
+// GET /metrics: the registry in Prometheus text format 0.0.4.
+void RegisterMetricsRoute(http::Router& router, metrics::Registry& registry);
 
 }  // namespace mlforge::api

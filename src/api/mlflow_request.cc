@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 
+#include "base/page_token.h"
 #include "http/http.h"
 
 namespace mlforge::api {
@@ -149,6 +150,23 @@ bool Contains(std::initializer_list<std::string_view> names, std::string_view na
 }  // namespace
 
 // MLflow's Content-Type rule (server/validation.py) for JSON POST/PUT bodies.
+std::string RequestUser(const http::Request& request) {
+  constexpr size_t kMaxUserLength = 256;
+  std::string_view user = request.Header("x-mlforge-user");
+  std::string basic_user;
+  if (user.empty()) {
+    std::string_view auth = request.Header("authorization");
+    if (auth.size() > 6 && (auth.substr(0, 6) == "Basic " || auth.substr(0, 6) == "basic ")) {
+      auto decoded = Base64Decode(auth.substr(6));
+      if (decoded) {
+        basic_user = decoded->substr(0, decoded->find(':'));
+        user = basic_user;
+      }
+    }
+  }
+  return std::string(user.substr(0, kMaxUserLength));
+}
+
 Status CheckContentType(const http::Request& request) {
   if (request.method != http::Method::kPost && request.method != http::Method::kPut) {
     return Status::Ok();

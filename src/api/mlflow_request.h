@@ -79,6 +79,11 @@ Result<std::string> ToEnumField(const json::Value& value, std::string_view param
 // kInvalidParameterValue "Missing value for required parameter '<key>'.".
 Result<std::string> RequiredQueryParam(const http::Request& request, std::string_view key);
 
+// Who is calling, for audit logs: the X-Mlforge-User header, else the user
+// of HTTP Basic auth (what the MLflow client sends for
+// MLFLOW_TRACKING_USERNAME), else "" (at most 256 bytes).
+std::string RequestUser(const http::Request& request);
+
 // MLflow's Content-Type rule for JSON POST/PUT bodies: ok for other methods;
 // kInvalidParameterValue with MLflow's message when missing or not JSON.
 Status CheckContentType(const http::Request& request);

@@ -30,7 +30,6 @@ using registry::RegisteredModel;
 using RegistryHandler = Result<std::string> (*)(registry::RegistryService&, const RequestMessage&,
                                                 const Actor&);
 
-constexpr size_t kMaxUserLength = 256;
 
 // ---------------------------------------------------------------- encoding
 
@@ -160,23 +159,10 @@ Result<bool> OptionalBool(const RequestMessage& m, std::string_view name) {
   return Err(InvalidValue(*v, name));
 }
 
-// Who is calling, for the audit log: our header, else the user of HTTP
-// Basic auth (what the MLflow client sends for MLFLOW_TRACKING_USERNAME).
+// Who is calling, for the audit log.
 Actor ActorOf(const http::Request& request) {
   Actor actor;
-  std::string_view user = request.Header("x-mlforge-user");
-  std::string basic_user;
-  if (user.empty()) {
-    std::string_view auth = request.Header("authorization");
-    if (auth.size() > 6 && (auth.substr(0, 6) == "Basic " || auth.substr(0, 6) == "basic ")) {
-      auto decoded = Base64Decode(auth.substr(6));
-      if (decoded) {
-        basic_user = decoded->substr(0, decoded->find(':'));
-        user = basic_user;
-      }
-    }
-  }
-  if (!user.empty()) actor.user = std::string(user.substr(0, kMaxUserLength));
+  if (std::string user = RequestUser(request); !user.empty()) actor.user = std::move(user);
   return actor;
 }
 

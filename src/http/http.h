@@ -88,6 +88,46 @@ struct Response {
 // INTERNAL_ERROR response (the exception is logged, the server keeps going).
 using Handler = std::function<void(Request&, Response&)>;
 
+namespace internal {
+// Where an asynchronous response goes (the connection). Thread-safe.
+class ResponseSink {
+ public:
+  virtual ~ResponseSink() = default;
+  virtual void Complete(Response response) = 0;
+};
+}  // namespace internal
+
+// The completion of an asynchronous request: Send() it once, from any
+// thread, whenever the response is ready; the connection then writes it (on
+// its own strand). The Request handed to the handler stays valid until
+// Send. A Responder destroyed without Send answers 500 INTERNAL_ERROR, so a
+// dropped request never hangs its connection. Move-only; externally
+// synchronized (one owner at a time).
+class Responder {
+ public:
+  Responder() = default;
+  explicit Responder(std::shared_ptr<internal::ResponseSink> sink) : sink_(std::move(sink)) {}
+  Responder(Responder&&) noexcept = default;
+  Responder& operator=(Responder&& other) noexcept;
+  Responder(const Responder&) = delete;
+  Responder& operator=(const Responder&) = delete;
+  ~Responder();
+
+  bool valid() const { return sink_ != nullptr; }
+  // REQUIRES: valid(). Afterwards !valid().
+  void Send(Response response);
+
+ private:
+  std::shared_ptr<internal::ResponseSink> sink_;
+};
+
+// An asynchronous handler: it runs on a worker thread like a Handler but
+// may return before the response exists, handing the Responder to other
+// threads (e.g. a batch queue). It must not block. Sending from inside the
+// handler itself is fine and costs nothing extra. A handler that throws is
+// logged; its Responder, if dropped unsent, answers 500.
+using AsyncHandler = std::function<void(Request&, Responder)>;
+
 enum class BodyMode {
   kMemory,       // read into Request::body, up to ServerOptions::max_body_bytes
   kSpoolToFile,  // stream into a temp file (Request::body_file), up to max_spooled_body_bytes
@@ -113,12 +153,17 @@ class Router {
   // a programmer error: logged, then abort().
   void Add(Method method, std::string_view pattern, Handler handler,
            BodyMode body_mode = BodyMode::kMemory);
+  // Same rules as Add, for an asynchronous handler (one route per method
+  // and shape in total, synchronous or not).
+  void AddAsync(Method method, std::string_view pattern, AsyncHandler handler,
+                BodyMode body_mode = BodyMode::kMemory);
   // A handler for every method/path no route matched (e.g. UI static files);
   // without it such requests get 404 ENDPOINT_NOT_FOUND.
   void SetFallback(Handler handler);
 
   struct Match {
-    const Handler* handler = nullptr;
+    const Handler* handler = nullptr;             // a synchronous route, or
+    const AsyncHandler* async_handler = nullptr;  // an asynchronous one
     BodyMode body_mode = BodyMode::kMemory;
     std::map<std::string, std::string, std::less<>> params;  // raw (not decoded)
     bool path_matched_other_method = false;                  // for 405

@@ -161,4 +161,29 @@ std::string_view ClientResponse::Header(std::string_view name) const {
   return FindHeader(headers, name);
 }
 
+namespace {
+Response DroppedResponse() {
+  Response response;
+  response.SetError(500, "INTERNAL_ERROR", "The request was dropped without a response");
+  return response;
+}
+}  // namespace
+
+Responder& Responder::operator=(Responder&& other) noexcept {
+  if (this != &other) {
+    if (sink_) Send(DroppedResponse());  // an unsent request is never silently lost
+    sink_ = std::move(other.sink_);
+  }
+  return *this;
+}
+
+Responder::~Responder() {
+  if (sink_) Send(DroppedResponse());
+}
+
+void Responder::Send(Response response) {
+  std::shared_ptr<internal::ResponseSink> sink = std::move(sink_);
+  sink->Complete(std::move(response));
+}
+
 }  // namespace mlforge::http

@@ -20,7 +20,8 @@ constexpr size_t kMethodCount = static_cast<size_t>(Method::kOther) + 1;
 size_t Index(Method m) { return static_cast<size_t>(m); }
 
 struct Route {
-  Handler handler;
+  Handler handler;  // exactly one of handler and async_handler is set
+  AsyncHandler async_handler;
   BodyMode body_mode = BodyMode::kMemory;
   // Names of the "{name}" segments in order, then the "{name...}" one if any.
   std::vector<std::string> param_names;
@@ -64,6 +65,8 @@ struct Router::Impl {
   Node root;
   Handler fallback;
 
+  void Insert(Method method, std::string_view pattern, Route route);
+
   // Search state for one Find(). Candidates are visited in priority order
   // (literal, then parameter, then rest-of-path) so the first hit wins.
   struct Search {
@@ -86,7 +89,8 @@ struct Router::Impl {
     }
     if (route != nullptr) {
       s.found = true;
-      s.match->handler = &route->handler;
+      s.match->handler = route->handler ? &route->handler : nullptr;
+      s.match->async_handler = route->async_handler ? &route->async_handler : nullptr;
       s.match->body_mode = route->body_mode;
       s.match->params.clear();
       for (size_t i = 0; i < route->param_names.size() && i < s.captures.size(); ++i) {
@@ -130,11 +134,26 @@ Router::Router(Router&&) noexcept = default;
 Router& Router::operator=(Router&&) noexcept = default;
 
 void Router::Add(Method method, std::string_view pattern, Handler handler, BodyMode body_mode) {
-  if (pattern.empty() || pattern[0] != '/') BadRoute(pattern, "must start with '/'");
   if (!handler) BadRoute(pattern, "empty handler");
+  Route route;
+  route.handler = std::move(handler);
+  route.body_mode = body_mode;
+  impl_->Insert(method, pattern, std::move(route));
+}
+
+void Router::AddAsync(Method method, std::string_view pattern, AsyncHandler handler,
+                      BodyMode body_mode) {
+  if (!handler) BadRoute(pattern, "empty handler");
+  Route route;
+  route.async_handler = std::move(handler);
+  route.body_mode = body_mode;
+  impl_->Insert(method, pattern, std::move(route));
+}
+
+void Router::Impl::Insert(Method method, std::string_view pattern, Route route) {
+  if (pattern.empty() || pattern[0] != '/') BadRoute(pattern, "must start with '/'");
   std::vector<std::string_view> segments = SplitPath(pattern);
-  Route route{std::move(handler), body_mode, {}};
-  Node* node = &impl_->root;
+  Node* node = &root;
   RouteTable* table = nullptr;
   for (size_t i = 0; i < segments.size(); ++i) {
     std::string_view seg = segments[i];

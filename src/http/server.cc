@@ -2,8 +2,10 @@
 // file and client.cc.
 //
 // One io_context is run by N worker threads; each connection lives on its own
-// strand. Handlers are synchronous and run on the worker thread that finished
-// reading the request (they may block: database, disk). Responses are
+// strand. Handlers run on the worker thread that finished reading the request:
+// synchronous ones may block (database, disk); asynchronous ones hand their
+// Responder elsewhere and the response is written when it is sent, on the
+// connection's strand. Responses are
 // serialized by hand (status line + fields) and written with gather writes;
 // file bodies are streamed in large chunks.
 #include <fcntl.h>
@@ -218,10 +220,14 @@ class ServerImpl final : public Server {
 };
 
 thread_local const ServerImpl* tls_worker_of = nullptr;
+// The connection whose asynchronous handler is running on this thread: a
+// Responder sent from inside the handler is taken without a post.
+thread_local const void* tls_inline_sink = nullptr;
 
 // One client connection. Thread-compatible: every member is used only on the
 // connection's strand (the socket's executor).
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection>,
+                   public internal::ResponseSink {
  public:
   Connection(ServerImpl* server, tcp::socket socket)
       : server_(server),
@@ -246,6 +252,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
   void ForceClose() {
     net::post(socket_.get_executor(), [self = shared_from_this()] { self->Close(); });
+  }
+
+  // From a Responder, on any thread.
+  void Complete(Response response) override {
+    if (tls_inline_sink == this) {  // sent inside the handler: Dispatch writes it
+      response_ = std::move(response);
+      inline_done_ = true;
+      return;
+    }
+    net::post(socket_.get_executor(),
+              [self = shared_from_this(), response = std::move(response)]() mutable {
+                self->OnAsyncResponse(std::move(response));
+              });
   }
 
  private:
@@ -568,7 +587,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     deadline_ = SteadyClock::time_point::max();  // handlers may take long
     if (preflight_) {
       AnswerPreflight();
-    } else if (match_.handler == nullptr) {
+    } else if (match_.handler == nullptr && match_.async_handler == nullptr) {
       if (match_.path_matched_other_method) {
         std::string allow = JoinMethods(match_.allowed_methods);
         if (request_.method == Method::kOptions) {
@@ -584,9 +603,48 @@ class Connection : public std::enable_shared_from_this<Connection> {
                            fmt::format("No API endpoint for {} {}", method_text_, request_.path));
       }
     } else if (DecodeParams()) {
-      RunHandler();
+      if (match_.async_handler != nullptr) {
+        if (!RunAsyncHandler()) return;  // OnAsyncResponse takes it from here
+      } else {
+        RunHandler();
+      }
     }
     StartResponse();
+  }
+
+  // Returns true when the handler sent its response before returning.
+  bool RunAsyncHandler() {
+    inline_done_ = false;
+    tls_inline_sink = this;
+    try {
+      (*match_.async_handler)(request_, Responder(shared_from_this()));
+    } catch (const std::exception& e) {
+      log::Error("http: async handler for {} {} threw: {} (request id {})", method_text_,
+                 request_.path, e.what(), request_.request_id);
+    } catch (...) {
+      log::Error("http: async handler for {} {} threw a non-std exception (request id {})",
+                 method_text_, request_.path, request_.request_id);
+    }
+    tls_inline_sink = nullptr;
+    if (!inline_done_) return false;
+    CheckHandlerStatus();
+    return true;
+  }
+
+  void OnAsyncResponse(Response response) {
+    if (phase_ != Phase::kHandling) return;  // closed meanwhile (server stop)
+    response_ = std::move(response);
+    CheckHandlerStatus();
+    StartResponse();
+  }
+
+  void CheckHandlerStatus() {
+    if (response_.status >= 200 && response_.status <= 999) return;
+    log::Error("http: handler for {} {} set invalid status {}", method_text_, request_.path,
+               response_.status);
+    response_ = Response{};
+    response_.SetError(500, "INTERNAL_ERROR",
+                       "Internal server error (request id " + request_.request_id + ")");
   }
 
   bool DecodeParams() {
@@ -908,6 +966,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string_view cors_origin_;  // points into the request's header or the server's list
   bool keep_alive_ = false;
   bool http10_ = false;
+  bool inline_done_ = false;  // an async handler sent its response before returning
   AfterWrite after_write_ = AfterWrite::kKeepAlive;
   SteadyClock::time_point request_start_;
 
