@@ -5,6 +5,7 @@
 
 #include "app/data_command.h"
 #include "app/lineage_command.h"
+#include "app/predict_command.h"
 #include "app/server_command.h"
 #include "app/train_command.h"
 
@@ -46,12 +47,14 @@ int main(int argc, char** argv) {
 
   mlforge::app::AddDataCommand(app);
   mlforge::app::AddLineageCommand(app);
+  mlforge::app::AddPredictCommand(app);
   mlforge::app::AddTrainCommand(app);
 
   CLI11_PARSE(app, argc, argv);
 
   if (int code = 0; mlforge::app::RunDataCommand(&code)) return code;
   if (int code = 0; mlforge::app::RunLineageCommand(&code)) return code;
+  if (int code = 0; mlforge::app::RunPredictCommand(&code)) return code;
   if (int code = 0; mlforge::app::RunTrainCommand(&code)) return code;
 
   if (server_cmd->parsed()) return mlforge::app::RunServer(server);

@@ -190,6 +190,35 @@ TEST_P(TrainCliTest, XgboostFromADatasetVersionRecordsAndRegisters) {
   EXPECT_EQ(pinned->status, 200);
   EXPECT_EQ(pinned->body, mlmodel->body);
 
+  // The registered version serves: batch prediction through the registry
+  // answers the training rows as the labels say.
+  std::string features = "a,b,c\n", labels;
+  {
+    std::string csv = BinaryCsv();
+    size_t pos = csv.find('\n') + 1;
+    while (pos < csv.size()) {
+      size_t eol = csv.find('\n', pos), comma = csv.rfind(',', eol);
+      features += csv.substr(pos, comma - pos) + "\n";
+      labels += csv[comma + 1];
+      pos = eol + 1;
+    }
+  }
+  std::ofstream(dir.path() / "features.csv") << features;
+  CommandResult predict = Mlforge(dir.path(), "predict -q -m models:/churn/1 -i features.csv -o out.csv "
+                                              "--threads 1 --server " + url);
+  ASSERT_EQ(predict.exit_code, 0) << predict.output;
+  std::ifstream out(dir.path() / "out.csv");
+  std::string line;
+  std::getline(out, line);
+  EXPECT_EQ(line, "prediction");
+  size_t rows = 0, right = 0;
+  while (std::getline(out, line) && rows < labels.size()) {
+    right += (std::stod(line) > 0.5) == (labels[rows] == '1');
+    ++rows;
+  }
+  EXPECT_EQ(rows, 300u);
+  EXPECT_GT(right, 280u);
+
   // A second training registers version 2 of the same model.
   CommandResult again = Mlforge(dir.path(), "train -q --data dataset:churn --target y --rounds 5 --param nthread=1 "
                                             "--experiment churn-exp --register churn --server " + url);
