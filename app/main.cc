@@ -9,6 +9,7 @@
 #include "app/predict_command.h"
 #include "app/serve_command.h"
 #include "app/server_command.h"
+#include "app/train_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"mlforge: the ML lifecycle in one fast program"};
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
   mlforge::app::AddPredictCommand(app);
   mlforge::app::AddServeCommand(app);
   mlforge::app::AddDeploymentsCommand(app);
+  mlforge::app::AddTrainCommand(app);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
   if (int code = 0; mlforge::app::RunPredictCommand(&code)) return code;
   if (int code = 0; mlforge::app::RunServeCommand(&code)) return code;
   if (int code = 0; mlforge::app::RunDeploymentsCommand(&code)) return code;
+  if (int code = 0; mlforge::app::RunTrainCommand(&code)) return code;
 
   if (server_cmd->parsed()) return mlforge::app::RunServer(server);
   if (upgrade_cmd->parsed()) {
