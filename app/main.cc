@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "app/data_command.h"
+#include "app/drift_command.h"
 #include "app/lineage_command.h"
 #include "app/server_command.h"
 
@@ -45,11 +46,13 @@ int main(int argc, char** argv) {
 
   mlforge::app::AddDataCommand(app);
   mlforge::app::AddLineageCommand(app);
+  mlforge::app::AddDriftCommand(app);
 
   CLI11_PARSE(app, argc, argv);
 
   if (int code = 0; mlforge::app::RunDataCommand(&code)) return code;
   if (int code = 0; mlforge::app::RunLineageCommand(&code)) return code;
+  if (int code = 0; mlforge::app::RunDriftCommand(&code)) return code;
 
   if (server_cmd->parsed()) return mlforge::app::RunServer(server);
   if (upgrade_cmd->parsed()) {
