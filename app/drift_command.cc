@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -98,14 +99,16 @@ Status WriteFile(const std::string& path, const std::string& content) {
 }
 
 void PrintSummary(const monitor::DriftReport& r) {
+  auto label = [](const monitor::FeatureDrift& f) {
+    std::string name = f.column.size() > 32 ? f.column.substr(0, 31) + "~" : f.column;
+    return f.role == "feature" ? name : name + " (" + f.role + ")";
+  };
   size_t width = 6;
-  for (const auto& f : r.columns) width = std::max(width, f.column.size());
-  width = std::min<size_t>(width, 32);
+  for (const auto& f : r.columns) width = std::max(width, label(f).size());
   std::printf("%-*s  %-11s  %-13s  %10s  %9s  %-21s  %-26s  %s\n", static_cast<int>(width), "column", "kind",
               "method", "score", "threshold", "p-value (adjusted)", "effect size", "drift");
   for (const auto& f : r.columns) {
-    std::string name = f.column.size() > width ? f.column.substr(0, width - 1) + "~" : f.column;
-    if (f.role != "feature") name += " (" + f.role + ")";
+    std::string name = label(f);
     if (!f.tested) {
       std::printf("%-*s  %-11s  not tested: no values on one side\n", static_cast<int>(width), name.c_str(),
                   std::string(monitor::ColumnKindName(f.kind)).c_str());

@@ -631,7 +631,7 @@ Result<DriftReport> CompareTables(const Table& reference, const Table& current, 
   r.reference_rows = reference.rows;
   r.current_rows = current.rows;
   for (const Column& c : current.columns) {
-    if (reference.Find(c.name) == nullptr) {
+    if (o.columns.empty() && reference.Find(c.name) == nullptr) {
       r.quality.push_back({c.name, "new_column", "column is not in the reference"});
     }
   }
@@ -679,7 +679,7 @@ Result<DriftReport> CompareProfiles(const DatasetProfile& reference, const Datas
   r.reference_rows = static_cast<int64_t>(reference.rows);
   r.current_rows = static_cast<int64_t>(current.rows);
   for (const ColumnProfile& c : current.columns) {
-    if (reference.Find(c.name) == nullptr) {
+    if (o.columns.empty() && reference.Find(c.name) == nullptr) {
       r.quality.push_back({c.name, "new_column", "column is not in the reference"});
     }
   }
