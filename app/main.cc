@@ -5,6 +5,7 @@
 
 #include "app/data_command.h"
 #include "app/deployments_command.h"
+#include "app/drift_command.h"
 #include "app/lineage_command.h"
 #include "app/predict_command.h"
 #include "app/serve_command.h"
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
   mlforge::app::AddServeCommand(app);
   mlforge::app::AddDeploymentsCommand(app);
   mlforge::app::AddTrainCommand(app);
+  mlforge::app::AddDriftCommand(app);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
   if (int code = 0; mlforge::app::RunServeCommand(&code)) return code;
   if (int code = 0; mlforge::app::RunDeploymentsCommand(&code)) return code;
   if (int code = 0; mlforge::app::RunTrainCommand(&code)) return code;
+  if (int code = 0; mlforge::app::RunDriftCommand(&code)) return code;
 
   if (server_cmd->parsed()) return mlforge::app::RunServer(server);
   if (upgrade_cmd->parsed()) {

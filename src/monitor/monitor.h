@@ -1,0 +1,475 @@
+// Monitoring's statistical core (docs/monitoring.md): column profiles with a
+// mergeable quantile sketch, two-sample drift tests that match scipy, data
+// quality checks, and the drift report behind `mlforge drift`.
+//
+// Two ways in, one set of tests:
+//  - raw columns (a Table, e.g. from ReadCsv): exact statistics, the same
+//    numbers scipy computes on the same data;
+//  - profiles (DatasetProfile): compact, mergeable summaries of a reference
+//    set or of a window of live traffic; tests on them are approximate where a
+//    sketch stands in for the data (KS, Wasserstein) and say so.
+//
+// Value types here are thread-compatible; the functions are thread-safe.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "base/json.h"
+#include "base/status.h"
+
+namespace mlforge::monitor {
+
+inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// ---------------------------------------------------------------------------
+// Quantile sketch
+
+// A KLL sketch (Karnin, Lang, Liberty 2016) of a stream of doubles: levels of
+// sorted buffers; a full level is compacted by keeping every other value
+// (offset chosen by a coin), so each kept value weighs twice as much.
+//
+// Error bound, stated by the sketch itself: a compaction at weight w moves the
+// rank of any fixed x by -w, 0 or +w, with mean 0 given the past, and which
+// levels compact when depends only on counts, never on the coins. The sketch
+// sums w and w^2 over its compactions (merges included), so by Azuma-Hoeffding
+// |estimated rank - true rank| / n <= RankErrorBound(delta) with probability at
+// least 1 - delta for any x chosen in advance, and never more than
+// RankErrorHardBound(). With k = 200 and a million values the 99% bound is
+// about 1.5%.
+// Thread-compatible.
+class QuantileSketch {
+ public:
+  static constexpr int kDefaultK = 200;
+  static constexpr int kMinK = 8;
+  static constexpr int kMaxK = 65535;
+
+  // REQUIRES: kMinK <= k <= kMaxK. seed makes compaction coins reproducible.
+  explicit QuantileSketch(int k = kDefaultK, uint64_t seed = 1);
+
+  // REQUIRES: value is not NaN (missing values are counted by the caller).
+  void Add(double value) {
+    if (count_ == 0 || value < min_) min_ = value;
+    if (count_ == 0 || value > max_) max_ = value;
+    ++count_;
+    levels_[0].push_back(value);
+    if (levels_[0].size() >= level0_capacity_) Compress();
+  }
+  // Folds other into this sketch. Errors: kInvalidParameterValue if k differs.
+  Status Merge(const QuantileSketch& other);
+
+  int k() const { return k_; }
+  uint64_t count() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  double min() const { return count_ ? min_ : kNaN; }
+  double max() const { return count_ ? max_ : kNaN; }
+  size_t retained() const;
+
+  // Estimated fraction of values <= x (RankLess: < x).
+  double Rank(double x) const;
+  double RankLess(double x) const;
+  // Estimated q-quantile: the smallest retained value whose estimated rank is
+  // >= q (min for q = 0, max for q = 1). NaN when empty.
+  double Quantile(double q) const;
+  // See the class comment. Both are normalized (fractions of count()).
+  double RankErrorBound(double delta = 0.01) const;
+  double RankErrorHardBound() const;
+  // The retained values with their weights, sorted by value: the sketch's step CDF.
+  std::vector<std::pair<double, uint64_t>> WeightedValues() const;
+
+  void ToJson(json::Writer& w) const;
+  static Result<QuantileSketch> FromJson(const json::Value& v);
+
+ private:
+  void Compress();
+  void CompactLevel(size_t level);
+  size_t Capacity(size_t level) const;
+  void UpdateLevel0Capacity();
+  bool Coin();
+
+  int k_;
+  uint64_t count_ = 0;
+  double min_ = 0;
+  double max_ = 0;
+  // levels_[h] holds values of weight 2^h; level 0 is unsorted, the others sorted.
+  std::vector<std::vector<double>> levels_;
+  size_t level0_capacity_ = 0;
+  // Sums over compactions of w and w^2: the error budget (class comment).
+  double sum_w_ = 0;
+  double sum_w2_ = 0;
+  uint64_t rng_;
+};
+
+// Counts of string items: exact until more than `capacity` distinct items,
+// then a Misra-Gries summary (mergeable, Agarwal et al. 2012): every count is
+// at most max_error() below the true count, and any item more frequent than
+// total() / (capacity + 1) is kept.
+// Thread-compatible.
+class FrequentItems {
+ public:
+  static constexpr size_t kDefaultCapacity = 1000;
+  explicit FrequentItems(size_t capacity = kDefaultCapacity);
+
+  void Add(std::string_view item, uint64_t count = 1);
+  void Merge(const FrequentItems& other);
+
+  size_t capacity() const { return capacity_; }
+  uint64_t total() const { return total_; }
+  uint64_t max_error() const { return max_error_; }
+  bool exact() const { return max_error_ == 0; }
+  // Kept items, most frequent first (ties by item).
+  std::vector<std::pair<std::string, uint64_t>> Items() const;
+  // A lower bound on the item's count (exact when exact()).
+  uint64_t Count(std::string_view item) const;
+
+  void ToJson(json::Writer& w) const;
+  static Result<FrequentItems> FromJson(const json::Value& v);
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  void Reduce();
+  size_t capacity_;
+  uint64_t total_ = 0;
+  uint64_t max_error_ = 0;
+  std::unordered_map<std::string, uint64_t, Hash, std::equal_to<>> counts_;
+};
+
+// ---------------------------------------------------------------------------
+// Raw columns
+
+enum class ColumnKind : uint8_t { kNumeric, kCategorical };
+std::string_view ColumnKindName(ColumnKind kind);  // "numeric", "categorical"
+
+// One column of a table. Numeric: one double per row, NaN = missing.
+// Categorical: one code per row into dictionary, kMissingCode = missing.
+struct Column {
+  static constexpr uint32_t kMissingCode = UINT32_MAX;
+  std::string name;
+  ColumnKind kind = ColumnKind::kNumeric;
+  std::vector<double> numbers;
+  std::vector<uint32_t> codes;
+  std::vector<std::string> dictionary;
+  // Numeric columns read with a forced schema: values that were not numbers
+  // (kept as missing), and where the first one was.
+  uint64_t invalid = 0;
+  std::string first_invalid;  // "file:line: 'text'"
+
+  size_t size() const { return kind == ColumnKind::kNumeric ? numbers.size() : codes.size(); }
+};
+
+struct Table {
+  int64_t rows = 0;
+  std::vector<Column> columns;
+  const Column* Find(std::string_view name) const;
+};
+
+struct CsvOptions {
+  // Read only these columns (empty: all). Unknown names are an error.
+  std::vector<std::string> columns;
+  // Kinds forced by name (e.g. the reference's kinds when reading the current
+  // set). Other columns are numeric when every non-missing value is a number.
+  std::vector<std::pair<std::string, ColumnKind>> kinds;
+  int threads = 0;  // 0: one per core
+  // Called now and then with (bytes parsed, file size), from one thread.
+  std::function<void(uint64_t, uint64_t)> progress;
+};
+
+// Reads a CSV file (RFC 4180: header row, comma separator, "quoted" fields
+// with "" escapes, LF or CRLF). Empty fields and NA, N/A, NaN, nan, null, None
+// are missing; numbers are parsed exactly like strtod. Errors
+// (kInvalidParameterValue) name the file, line and column.
+Result<Table> ReadCsv(const std::filesystem::path& path, const CsvOptions& options = {});
+// The same on text in memory; label names it in errors.
+Result<Table> ParseCsv(std::string_view text, std::string_view label, const CsvOptions& options = {});
+
+// ---------------------------------------------------------------------------
+// Two-sample statistics. Each says which scipy/numpy call it matches.
+
+struct KsResult {
+  double statistic = kNaN;  // D = sup |F_a - F_b|
+  double p_value = kNaN;
+  double location = kNaN;  // where D is reached
+  int sign = 0;            // +1 if F_a > F_b there
+  bool exact = false;      // p-value from the exact distribution
+};
+// scipy.stats.ks_2samp(a, b) (two-sided, method='auto': exact when both
+// samples have at most 10,000 values, else Smirnov's asymptotic form).
+// REQUIRES: a and b sorted ascending, non-empty, no NaN.
+KsResult KsTwoSampleSorted(std::span<const double> a, std::span<const double> b);
+// The p-value part alone, for a statistic d of samples of sizes n1 and n2.
+double KsTwoSamplePValue(double d, uint64_t n1, uint64_t n2, bool* exact = nullptr);
+// scipy.stats.kstwo.sf(d, n): the two-sided one-sample KS distribution.
+double KolmogorovSf(int64_t n, double d);
+// scipy.special.smirnov(n, d): Pr(D+_n >= d).
+double SmirnovSf(int64_t n, double d);
+// scipy.stats.chi2.sf(x, dof).
+double ChiSquareSf(double x, double dof);
+
+// scipy.stats.wasserstein_distance(a, b). REQUIRES: sorted, non-empty, no NaN.
+double WassersteinSorted(std::span<const double> a, std::span<const double> b);
+
+struct ChiSquareResult {
+  double statistic = kNaN;
+  int64_t dof = 0;
+  double p_value = kNaN;
+  double cramers_v = kNaN;  // effect size: sqrt(statistic / total)
+};
+// scipy.stats.chi2_contingency([a, b], correction=False): are the two count
+// vectors draws from one distribution? Categories empty in both are dropped.
+ChiSquareResult ChiSquareHomogeneity(std::span<const double> a, std::span<const double> b);
+// scipy.stats.chisquare(observed, expected) (expected rescaled to the observed total).
+ChiSquareResult ChiSquareGoodnessOfFit(std::span<const double> observed,
+                                       std::span<const double> expected);
+// Two-proportion z-test (Evidently's "z" for binary columns): share of hits
+// in a vs in b. Returns the two-sided p-value; *cohens_h gets |h|.
+double ZTestProportions(double hits_a, double n_a, double hits_b, double n_b,
+                        double* cohens_h = nullptr);
+// Distances between two count (or share) vectors over the same bins.
+// PSI = sum (p - q) ln(p / q), zero shares replaced by kPsiEpsilon.
+inline constexpr double kPsiEpsilon = 1e-4;
+double Psi(std::span<const double> a, std::span<const double> b);
+// scipy.spatial.distance.jensenshannon(a, b, base) (base 2: in [0, 1]).
+double JensenShannonDistance(std::span<const double> a, std::span<const double> b,
+                             double base = 2);
+// sqrt(1 - sum sqrt(p q)), in [0, 1].
+double HellingerDistance(std::span<const double> a, std::span<const double> b);
+
+enum class Correction : uint8_t { kBenjaminiHochberg, kBonferroni, kNone };
+std::string_view CorrectionName(Correction c);  // "bh", "bonferroni", "none"
+Result<Correction> ParseCorrection(std::string_view name);
+// Adjusted p-values in input order (NaN stays NaN and does not count as a
+// test). BH is statsmodels' fdr_bh; Bonferroni is min(1, m p).
+std::vector<double> AdjustPValues(std::span<const double> p, Correction c);
+
+// numpy.quantile(sorted, q) (method 'linear'). REQUIRES: sorted, non-empty.
+double QuantileSorted(std::span<const double> sorted, double q);
+// Sorts doubles ascending (LSD radix sort; far faster than std::sort at a
+// million values). REQUIRES: no NaN.
+void SortDoubles(std::vector<double>& values);
+
+// ---------------------------------------------------------------------------
+// Profiles
+
+// Counts over bins: bin i is [edges[i-1], edges[i]), edges[-1] = -inf and
+// edges[size] = +inf, so counts.size() == edges.size() + 1.
+struct Histogram {
+  std::vector<double> edges;
+  std::vector<double> counts;
+};
+
+struct ProfileOptions {
+  int sketch_k = QuantileSketch::kDefaultK;
+  int bins = 10;                 // reference-quantile bins (PSI, Jensen-Shannon, Hellinger)
+  size_t max_items = FrequentItems::kDefaultCapacity;
+  size_t max_distinct = 32;      // exact value counts kept for numeric columns
+  uint64_t seed = 1;
+};
+
+// The profile of one column: what drift and quality checks need, in a few KiB.
+struct ColumnProfile {
+  std::string name;
+  ColumnKind kind = ColumnKind::kNumeric;
+  uint64_t count = 0;    // values present
+  uint64_t missing = 0;  // NaN / empty / +-inf
+  // Numeric:
+  double min = kNaN;
+  double max = kNaN;
+  double mean = kNaN;
+  double m2 = 0;  // sum of squared deviations from the mean (Chan et al. merge)
+  QuantileSketch sketch;
+  Histogram histogram;
+  // Exact value counts while the column has at most max_distinct values.
+  std::vector<std::pair<double, uint64_t>> distinct;
+  bool distinct_overflow = false;
+  // Categorical:
+  FrequentItems items;
+
+  double std() const { return count ? std::sqrt(m2 / static_cast<double>(count)) : kNaN; }
+  // Folds in another window of the same column. Errors: kInvalidParameterValue
+  // for a different kind, different histogram edges, or sketch k.
+  Status Merge(const ColumnProfile& other, size_t max_distinct = 32);
+};
+
+struct DatasetProfile {
+  uint64_t rows = 0;
+  std::vector<ColumnProfile> columns;
+  const ColumnProfile* Find(std::string_view name) const;
+  // Column by column, by name. Errors: kInvalidParameterValue when the
+  // column sets differ or a column does not merge.
+  Status Merge(const DatasetProfile& other);
+};
+
+// Streams one column's values into a profile (a window of live traffic).
+// Numeric histograms use `edges` (give the reference's, so windows merge and
+// compare exactly); without edges, Finish() takes them from the sketch's
+// quantiles and estimates the counts from it.
+// Thread-compatible.
+class ColumnProfileBuilder {
+ public:
+  ColumnProfileBuilder(std::string name, ColumnKind kind, const ProfileOptions& options = {},
+                       std::vector<double> edges = {});
+  void AddNumber(double v);  // NaN and +-inf count as missing
+  void AddString(std::string_view s);
+  void AddMissing() { ++profile_.missing; }
+  ColumnProfile Finish();
+
+ private:
+  ProfileOptions options_;
+  ColumnProfile profile_;
+  bool fixed_edges_;
+};
+
+// Profiles every column of a table, exactly where it can be: histogram edges
+// are the exact reference quantiles, counts are exact. With `reference`, its
+// columns' edges are used (a current window to compare or merge).
+DatasetProfile ProfileTable(const Table& table, const ProfileOptions& options = {},
+                            const DatasetProfile* reference = nullptr);
+
+std::string ProfileToJson(const DatasetProfile& profile);
+Result<DatasetProfile> ProfileFromJson(std::string_view text);
+
+// ---------------------------------------------------------------------------
+// Drift
+
+enum class DriftMethod : uint8_t {
+  kAuto,  // Evidently's defaults, by kind and reference size
+  kKs,
+  kChiSquare,
+  kZ,
+  kWasserstein,  // normalized by the reference's standard deviation
+  kJensenShannon,
+  kPsi,
+  kHellinger,
+};
+std::string_view DriftMethodName(DriftMethod m);  // "ks", "chisquare", "z", ...
+Result<DriftMethod> ParseDriftMethod(std::string_view name);
+bool MethodGivesPValue(DriftMethod m);
+
+struct DriftOptions {
+  DriftMethod method = DriftMethod::kAuto;
+  // p-value methods: drift when the (corrected) p-value < threshold;
+  // distances: drift when the distance >= threshold. Default: alpha for
+  // p-values, 0.1 for distances (Evidently's defaults).
+  std::optional<double> threshold;
+  double alpha = 0.05;
+  Correction correction = Correction::kBenjaminiHochberg;
+  double drift_share = 0.5;          // dataset drift when this share of features drift
+  int64_t small_sample_max = 1000;   // reference values at or below: KS / chi-square / z
+  int categorical_max_unique = 5;    // numeric columns with this few values: categorical
+  int bins = 10;                     // reference-quantile bins for PSI / JS / Hellinger
+  double missing_rate_tolerance = 0.05;  // flag a missing-share rise above this
+  double out_of_range_tolerance = 0.01;  // flag when this share is outside reference min/max
+  double unseen_tolerance = 0.0;         // flag when this share is new categories
+  std::vector<std::string> columns;      // compare only these (empty: all shared)
+  std::string target;
+  std::string prediction;
+  int threads = 0;  // columns in parallel; 0: one per core
+  int chart_bins = 30;
+  int chart_categories = 20;
+};
+
+struct ColumnSummary {
+  uint64_t count = 0;
+  uint64_t missing = 0;
+  double min = kNaN, max = kNaN, mean = kNaN, std = kNaN;
+  double p25 = kNaN, median = kNaN, p75 = kNaN;
+  uint64_t unique = 0;  // categorical (or small-cardinality numeric)
+  double missing_rate() const {
+    uint64_t n = count + missing;
+    return n ? static_cast<double>(missing) / static_cast<double>(n) : 0.0;
+  }
+};
+
+// Every statistic computed for one column (NaN where it does not apply).
+struct DriftStats {
+  double ks_statistic = kNaN, ks_p_value = kNaN;
+  double wasserstein = kNaN, wasserstein_normed = kNaN;
+  double chi2_statistic = kNaN, chi2_p_value = kNaN, cramers_v = kNaN;
+  int64_t chi2_dof = 0;
+  double z_p_value = kNaN, cohens_h = kNaN;
+  double psi = kNaN, jensen_shannon = kNaN, hellinger = kNaN;
+};
+
+// What the HTML report draws: shares per bin (numeric, equal-width edges) or
+// per category (labels).
+struct Chart {
+  bool categorical = false;
+  std::vector<double> edges;  // numeric: bins + 1 edges
+  std::vector<std::string> labels;
+  std::vector<double> reference;
+  std::vector<double> current;
+};
+
+struct QualityIssue {
+  std::string column;  // empty for the dataset
+  std::string kind;    // missing_column, new_column, type_mismatch, missing_rate,
+                       // out_of_range, unseen_categories, empty_column
+  std::string message;
+};
+
+struct FeatureDrift {
+  std::string column;
+  std::string role = "feature";  // feature, target, prediction
+  ColumnKind kind = ColumnKind::kNumeric;  // as tested
+  bool tested = false;                     // false: no values on one side
+  DriftMethod method = DriftMethod::kAuto;
+  double score = kNaN;        // the method's statistic: p-value or distance
+  double p_value = kNaN;      // raw p-value (p-value methods)
+  double adjusted_p_value = kNaN;
+  double threshold = kNaN;
+  std::string effect_size_name;  // beside every p-value
+  double effect_size = kNaN;
+  bool drifted = false;
+  bool approximate = false;  // from sketches (profiles)
+  DriftStats stats;
+  ColumnSummary reference, current;
+  uint64_t out_of_range = 0;     // current values outside reference [min, max]
+  uint64_t unseen = 0;           // current values of categories the reference lacks
+  std::vector<std::string> unseen_examples;
+  Chart chart;
+};
+
+struct DriftReport {
+  int64_t reference_rows = 0;
+  int64_t current_rows = 0;
+  std::vector<FeatureDrift> columns;  // features in reference order, then target, prediction
+  int features_tested = 0;
+  int features_drifted = 0;
+  double drift_share = 0;
+  bool dataset_drift = false;
+  std::vector<QualityIssue> quality;
+  DriftOptions options;
+};
+
+// Compares current against reference column by column (by name).
+// Errors: kInvalidParameterValue for an empty table, or a --columns / target /
+// prediction name missing from the reference.
+Result<DriftReport> CompareTables(const Table& reference, const Table& current,
+                                  const DriftOptions& options = {});
+// The same on profiles (approximate KS and Wasserstein: from the sketches).
+Result<DriftReport> CompareProfiles(const DatasetProfile& reference,
+                                    const DatasetProfile& current,
+                                    const DriftOptions& options = {});
+
+struct ReportLabels {
+  std::string reference = "reference";
+  std::string current = "current";
+};
+std::string DriftReportToJson(const DriftReport& report, const ReportLabels& labels = {});
+// One self-contained HTML page (inline CSS, JS and SVG; nothing fetched).
+std::string DriftReportToHtml(const DriftReport& report, const ReportLabels& labels = {});
+
+}  // namespace mlforge::monitor
