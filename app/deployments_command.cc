@@ -1,7 +1,7 @@
 #include "app/deployments_command.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <optional>
@@ -65,9 +65,9 @@ Result<serving::RouteSpec> ParseRouteFlag(std::string text, bool shadow) {
       char* end = nullptr;
       const double w = std::strtod(tail.c_str(), &end);
       if (tail.empty() || end != tail.c_str() + tail.size()) {
-        return Err(InvalidArgument(fmt::format(
-            "Route '{}': '{}' is neither a weight nor a role (primary, challenger)", original,
-            tail)));
+        return Err(InvalidArgument(
+            fmt::format("Route '{}': '{}' is neither a weight nor a role (primary, challenger)",
+                        original, tail)));
       }
       r.weight = w;
     }
@@ -84,7 +84,8 @@ Result<serving::RouteSpec> ParseRouteFlag(std::string text, bool shadow) {
     char* end = nullptr;
     r.version = std::strtoll(v.c_str(), &end, 10);
     if (v.empty() || end != v.c_str() + v.size() || r.version < 1) {
-      return Err(InvalidArgument(fmt::format("Route '{}': '{}' is not a version number", original, v)));
+      return Err(
+          InvalidArgument(fmt::format("Route '{}': '{}' is not a version number", original, v)));
     }
   } else {
     return Err(InvalidArgument(fmt::format(

@@ -55,9 +55,9 @@ int Run() {
   KeepFreedMemoryForReuse();
   const std::string uri =
       a.backend_store_uri.empty() ? DefaultBackendUri(a.data_dir) : a.backend_store_uri;
-  const std::filesystem::path artifacts_dir =
-      a.artifacts_destination.empty() ? std::filesystem::path(a.data_dir) / "artifacts"
-                                      : std::filesystem::path(a.artifacts_destination);
+  const std::filesystem::path artifacts_dir = a.artifacts_destination.empty()
+                                                  ? std::filesystem::path(a.data_dir) / "artifacts"
+                                                  : std::filesystem::path(a.artifacts_destination);
   const int threads = a.workers > 0
                           ? a.workers
                           : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
@@ -71,7 +71,8 @@ int Run() {
   auto tracking = tracking::TrackingService::Open(**db, SystemClock::Get(), *ids);
   if (!tracking) return Fail("cannot open the tracking store", tracking.error());
   auto artifacts = blob::ArtifactStore::Open(artifacts_dir);
-  if (!artifacts) return Fail("cannot open artifact store " + artifacts_dir.string(), artifacts.error());
+  if (!artifacts)
+    return Fail("cannot open artifact store " + artifacts_dir.string(), artifacts.error());
   auto registry =
       registry::RegistryService::Open(**db, SystemClock::Get(), **tracking, artifacts->get());
   if (!registry) return Fail("cannot open the model registry", registry.error());
@@ -92,9 +93,8 @@ int Run() {
 
   http::Router router;
   // No deployments API: a replica only reads; changes go through `mlforge server`.
-  api::ServingContext context{.deployments = nullptr,
-                              .engine = engine->get(),
-                              .version = kMlflowCompatibleVersion};
+  api::ServingContext context{
+      .deployments = nullptr, .engine = engine->get(), .version = kMlflowCompatibleVersion};
   api::RegisterScoringServerRoutes(router, context, a.deployment);
   api::RegisterInferenceRoutes(router, context);
   api::RegisterMetricsRoute(router, metrics);
@@ -138,8 +138,9 @@ void AddServeCommand(CLI::App& app) {
   a.command->add_option("--artifacts-destination", a.artifacts_destination,
                         "Folder of the artifact store (default: DATA_DIR/artifacts)");
   a.command->add_option("--workers,-w", a.workers, "HTTP worker threads (default: cores, min 2)");
-  a.command->add_option("--poll-ms", a.poll_ms,
-                        "How often the deployment and its aliases are re-read, ms")
+  a.command
+      ->add_option("--poll-ms", a.poll_ms,
+                   "How often the deployment and its aliases are re-read, ms")
       ->capture_default_str()
       ->check(CLI::Range(10, 3'600'000));
   a.command->add_flag("--access-log", a.access_log, "Log every request");

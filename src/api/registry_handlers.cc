@@ -30,7 +30,6 @@ using registry::RegisteredModel;
 using RegistryHandler = Result<std::string> (*)(registry::RegistryService&, const RequestMessage&,
                                                 const Actor&);
 
-
 // ---------------------------------------------------------------- encoding
 
 void WriteTags(json::Writer& w, const std::vector<registry::Tag>& tags) {

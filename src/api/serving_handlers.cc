@@ -125,7 +125,8 @@ void Infer(ServingEngine& engine, Protocol protocol, std::string_view deployment
   if (!routed) return fail(routed.error());
   const std::string_view content_type = request.Header("content-type");
   const std::string_view media = MediaType(content_type);
-  if (protocol == Protocol::kOip && !media.empty() && !EqualsIgnoreCase(media, "application/json")) {
+  if (protocol == Protocol::kOip && !media.empty() &&
+      !EqualsIgnoreCase(media, "application/json")) {
     routed->Reject();
     return fail(InvalidArgument(fmt::format(
         "Unsupported Content-Type '{}': infer requests are application/json", content_type)));
@@ -154,8 +155,8 @@ void Infer(ServingEngine& engine, Protocol protocol, std::string_view deployment
     has_id = decoded->has_id;
     id = std::move(decoded->id);
   } else {
-    auto decoded = serving::DecodeInvocationsRequest(content_type, request.body,
-                                                     routed->signature());
+    auto decoded =
+        serving::DecodeInvocationsRequest(content_type, request.body, routed->signature());
     if (!decoded) {
       routed->Reject();
       return fail(decoded.error());
@@ -166,30 +167,29 @@ void Infer(ServingEngine& engine, Protocol protocol, std::string_view deployment
   std::string version = std::to_string(routed->version());
   std::string model = routed->model_name();
   std::string name = routed->deployment();
-  routed->Predict(
-      std::move(features), request.request_id,
-      [protocol, responder = std::move(responder), has_id, id = std::move(id),
-       version = std::move(version), model = std::move(model),
-       name = std::move(name)](const Result<serving::PredictionBatch>& predicted) mutable {
-        if (!predicted) {
-          responder.Send(protocol == Protocol::kOip ? OipError(predicted.error())
-                                                    : MlflowError(predicted.error()));
-          return;
-        }
-        http::Response response;
-        response.body.reserve(128 + predicted->values.size() * 20);
-        if (protocol == Protocol::kOip) {
-          serving::InferResponseHeader header;
-          header.model_name = name;
-          header.model_version = version;
-          header.id = has_id ? &id : nullptr;
-          serving::AppendInferResponse(header, *predicted, &response.body);
-        } else {
-          serving::AppendInvocationsResponse(*predicted, &response.body);
-        }
-        AddServedHeaders(response, name, model, version);
-        responder.Send(std::move(response));
-      });
+  routed->Predict(std::move(features), request.request_id,
+                  [protocol, responder = std::move(responder), has_id, id = std::move(id),
+                   version = std::move(version), model = std::move(model), name = std::move(name)](
+                      const Result<serving::PredictionBatch>& predicted) mutable {
+                    if (!predicted) {
+                      responder.Send(protocol == Protocol::kOip ? OipError(predicted.error())
+                                                                : MlflowError(predicted.error()));
+                      return;
+                    }
+                    http::Response response;
+                    response.body.reserve(128 + predicted->values.size() * 20);
+                    if (protocol == Protocol::kOip) {
+                      serving::InferResponseHeader header;
+                      header.model_name = name;
+                      header.model_version = version;
+                      header.id = has_id ? &id : nullptr;
+                      serving::AppendInferResponse(header, *predicted, &response.body);
+                    } else {
+                      serving::AppendInvocationsResponse(*predicted, &response.body);
+                    }
+                    AddServedHeaders(response, name, model, version);
+                    responder.Send(std::move(response));
+                  });
 }
 
 std::string Platform(std::string_view flavor) {
@@ -377,7 +377,8 @@ Status Events(const ServingContext& ctx, const http::Request& request, http::Res
   ASSIGN_OR_RETURN(std::string name, RequiredQueryParam(request, "name"));
   ASSIGN_OR_RETURN(std::optional<int64_t> max, m.OptionalInt64("max_results"));
   if (max && (*max < 1 || *max > serving::kEventsMax)) {
-    return InvalidArgument(fmt::format("max_results must be between 1 and {}", serving::kEventsMax));
+    return InvalidArgument(
+        fmt::format("max_results must be between 1 and {}", serving::kEventsMax));
   }
   ASSIGN_OR_RETURN(std::string token, m.StringOr("page_token"));
   ASSIGN_OR_RETURN(serving::DeploymentEventPage page,
@@ -434,8 +435,10 @@ Status Shadow(const ServingContext& ctx, const http::Request& request, http::Res
         .Field("timestamp", s.timestamp)
         .Field("request_id", s.request_id)
         .Field("rows", s.rows);
-    w.Key("primary").StartObject().Field("model_name", s.primary_model).Field(
-        "version", std::to_string(s.primary_version));
+    w.Key("primary")
+        .StartObject()
+        .Field("model_name", s.primary_model)
+        .Field("version", std::to_string(s.primary_version));
     w.Key("output_names").StartArray();
     for (const std::string& n : s.output_names) w.String(n);
     w.EndArray();
@@ -496,14 +499,13 @@ void RegisterInferenceRoutes(http::Router& router, const ServingContext& context
                           std::move(responder));
                   });
 
-  router.Add(http::Method::kGet, "/v2/health/live", [](http::Request&, http::Response& response) {
-    response.SetJson("{\"live\":true}");
-  });
-  router.Add(http::Method::kGet, "/v2/health/ready",
-             [engine](http::Request&, http::Response& response) {
-               const bool ready = engine->AllReady();
-               response.SetJson(ready ? "{\"ready\":true}" : "{\"ready\":false}", ready ? 200 : 503);
-             });
+  router.Add(http::Method::kGet, "/v2/health/live",
+             [](http::Request&, http::Response& response) { response.SetJson("{\"live\":true}"); });
+  router.Add(
+      http::Method::kGet, "/v2/health/ready", [engine](http::Request&, http::Response& response) {
+        const bool ready = engine->AllReady();
+        response.SetJson(ready ? "{\"ready\":true}" : "{\"ready\":false}", ready ? 200 : 503);
+      });
   router.Add(http::Method::kGet, "/v2",
              [version = context.version](http::Request&, http::Response& response) {
                json::Writer w;

@@ -18,9 +18,9 @@ namespace {
 enum Type { kCounter = 0, kGauge = 1, kHistogram = 2 };
 constexpr std::string_view kTypeNames[] = {"counter", "gauge", "histogram"};
 
-constexpr double kLatencyBuckets[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                      0.01,    0.025,  0.05,    0.1,    0.25,  0.5,    1,
-                                      2.5,     5,      10};
+constexpr double kLatencyBuckets[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                      0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
+                                      0.5,     1,      2.5,     5,      10};
 constexpr double kSizeBuckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 
 void AppendEscaped(std::string& out, std::string_view s, bool quote_too) {
@@ -320,8 +320,8 @@ std::vector<std::unique_ptr<Registry::Registration>> AddProcessMetrics(Registry&
   handles.push_back(registry.AddGaugeCallback(
       "process_start_time_seconds", "Start time of the process since unix epoch in seconds.", {},
       [start] { return start; }));
-  handles.push_back(registry.AddGaugeCallback("process_open_fds", "Number of open file descriptors.",
-                                              {}, [] { return OpenFds(); }));
+  handles.push_back(registry.AddGaugeCallback(
+      "process_open_fds", "Number of open file descriptors.", {}, [] { return OpenFds(); }));
   return handles;
 }
 

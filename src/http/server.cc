@@ -226,8 +226,7 @@ thread_local const void* tls_inline_sink = nullptr;
 
 // One client connection. Thread-compatible: every member is used only on the
 // connection's strand (the socket's executor).
-class Connection : public std::enable_shared_from_this<Connection>,
-                   public internal::ResponseSink {
+class Connection : public std::enable_shared_from_this<Connection>, public internal::ResponseSink {
  public:
   Connection(ServerImpl* server, tcp::socket socket)
       : server_(server),

@@ -67,8 +67,8 @@ Result<RouteRole> ParseRouteRole(std::string_view name) {
   for (RouteRole r : {RouteRole::kPrimary, RouteRole::kChallenger, RouteRole::kShadow}) {
     if (RouteRoleName(r) == name) return r;
   }
-  return Err(Invalid(fmt::format(
-      "Invalid route role '{}': expected primary, challenger or shadow", name)));
+  return Err(Invalid(
+      fmt::format("Invalid route role '{}': expected primary, challenger or shadow", name)));
 }
 
 std::string RouteSpec::Ref() const {
@@ -79,20 +79,21 @@ std::string RouteSpec::Ref() const {
 Status ValidateDeploymentName(std::string_view name) {
   if (name.empty()) return Invalid("Deployment name must not be empty");
   if (name.size() > kMaxDeploymentNameLength) {
-    return Invalid(fmt::format("Deployment name is longer than {} characters",
-                               kMaxDeploymentNameLength));
+    return Invalid(
+        fmt::format("Deployment name is longer than {} characters", kMaxDeploymentNameLength));
   }
   // The name is a URL path segment (/v2/models/<name>/infer): keep it plain.
   for (char c : name) {
     if (!IsNameChar(c)) {
-      return Invalid(fmt::format(
-          "Invalid deployment name '{}': use letters, digits, '_', '-' and '.'", name));
+      return Invalid(
+          fmt::format("Invalid deployment name '{}': use letters, digits, '_', '-' and '.'", name));
     }
   }
   if (name.front() == '.' || name.front() == '-') {
-    return Invalid(fmt::format("Invalid deployment name '{}': must start with a letter, digit "
-                               "or '_'",
-                               name));
+    return Invalid(
+        fmt::format("Invalid deployment name '{}': must start with a letter, digit "
+                    "or '_'",
+                    name));
   }
   return Status::Ok();
 }
@@ -109,15 +110,16 @@ Status ValidateRoutes(const std::vector<RouteSpec>& routes) {
     const std::string where = fmt::format("routes[{}]", i);
     if (r.model_name.empty()) return Invalid(where + ".model_name must not be empty");
     if (r.model_name.size() > kMaxModelNameLength) {
-      return Invalid(fmt::format("{}.model_name is longer than {} characters", where,
-                                 kMaxModelNameLength));
+      return Invalid(
+          fmt::format("{}.model_name is longer than {} characters", where, kMaxModelNameLength));
     }
     if (r.alias.empty() == (r.version == 0)) {
       return Invalid(where + " needs exactly one of 'alias' and 'version'");
     }
     if (!r.alias.empty()) {
       if (r.alias.size() > kMaxAliasLength) {
-        return Invalid(fmt::format("{}.alias is longer than {} characters", where, kMaxAliasLength));
+        return Invalid(
+            fmt::format("{}.alias is longer than {} characters", where, kMaxAliasLength));
       }
       for (char c : r.alias) {
         if (!IsNameChar(c) || c == '.') {
@@ -132,8 +134,8 @@ Status ValidateRoutes(const std::vector<RouteSpec>& routes) {
     }
     if (r.role != RouteRole::kShadow) total += r.weight;
     if (!seen.emplace(r.model_name, r.alias, r.version, r.role).second) {
-      return Invalid(fmt::format("{} repeats route '{}' with role {}", where, r.Ref(),
-                                 RouteRoleName(r.role)));
+      return Invalid(
+          fmt::format("{} repeats route '{}' with role {}", where, r.Ref(), RouteRoleName(r.role)));
     }
   }
   if (total <= 0) {

@@ -104,10 +104,9 @@ Result<Row> ReadRow(const sql::Row& r) {
   auto parsed_routes = ParseRoutes(*routes);
   auto parsed_config = ParseConfig(*config);
   if (!parsed_routes || !parsed_config) {
-    return Err(Internal(fmt::format("Deployment '{}' has invalid stored routes or config: {}",
-                                    row.d.name,
-                                    (!parsed_routes ? parsed_routes.error() : parsed_config.error())
-                                        .message())));
+    return Err(Internal(
+        fmt::format("Deployment '{}' has invalid stored routes or config: {}", row.d.name,
+                    (!parsed_routes ? parsed_routes.error() : parsed_config.error()).message())));
   }
   row.d.routes = std::move(*parsed_routes);
   row.d.config = *parsed_config;
@@ -134,15 +133,16 @@ class DeploymentStoreImpl final : public DeploymentStore {
     const std::string after = StateJson(d);
     Status s = db_.Transact(sql::TxMode::kWrite, [&](sql::Connection& c) -> Status {
       int64_t id = 0;
-      RETURN_IF_ERROR(c.Query(
-          "INSERT INTO deployments (name, description, creation_time, last_updated_time, "
-          "revision, routes_json, config_json) VALUES (?, ?, ?, ?, ?, ?, ?) "
-          "ON CONFLICT (name) DO NOTHING RETURNING deployment_id",
-          {d.name, d.description, d.creation_timestamp, d.last_updated_timestamp, d.revision,
-           routes, config},
-          [&](const sql::Row& r) { id = r.GetInt(0); }));
+      RETURN_IF_ERROR(
+          c.Query("INSERT INTO deployments (name, description, creation_time, last_updated_time, "
+                  "revision, routes_json, config_json) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT (name) DO NOTHING RETURNING deployment_id",
+                  {d.name, d.description, d.creation_timestamp, d.last_updated_timestamp,
+                   d.revision, routes, config},
+                  [&](const sql::Row& r) { id = r.GetInt(0); }));
       if (id == 0) return AlreadyExists(fmt::format("Deployment '{}' already exists", d.name));
-      return AppendEvent(c, id, d.name, d.revision, "create", actor, "", after, d.creation_timestamp);
+      return AppendEvent(c, id, d.name, d.revision, "create", actor, "", after,
+                         d.creation_timestamp);
     });
     RETURN_IF_ERROR(s);
     return d;
@@ -163,15 +163,15 @@ class DeploymentStoreImpl final : public DeploymentStore {
     RETURN_IF_ERROR(db_.Transact(sql::TxMode::kRead, [&](sql::Connection& c) -> Status {
       out.clear();
       Status bad;
-      RETURN_IF_ERROR(c.Query(std::string(kSelectColumns) + " ORDER BY name", {},
-                              [&](const sql::Row& r) {
-                                auto row = ReadRow(r);
-                                if (!row) {
-                                  if (bad.ok()) bad = row.error();
-                                  return;
-                                }
-                                out.push_back(std::move(row->d));
-                              }));
+      RETURN_IF_ERROR(
+          c.Query(std::string(kSelectColumns) + " ORDER BY name", {}, [&](const sql::Row& r) {
+            auto row = ReadRow(r);
+            if (!row) {
+              if (bad.ok()) bad = row.error();
+              return;
+            }
+            out.push_back(std::move(row->d));
+          }));
       return bad;
     }));
     return out;
@@ -184,19 +184,18 @@ class DeploymentStoreImpl final : public DeploymentStore {
     if (!req.routes && !req.config && !req.description) {
       return Err(InvalidArgument("Nothing to update: give routes, config or description"));
     }
-    return Change(actor, req.name, "update",
-                  [&](const Deployment& current) -> Result<Deployment> {
-                    if (req.expected_revision && *req.expected_revision != current.revision) {
-                      return Err(InvalidState(fmt::format(
-                          "Deployment '{}' is at revision {}, not {}", current.name,
-                          current.revision, *req.expected_revision)));
-                    }
-                    Deployment next = current;
-                    if (req.routes) next.routes = *req.routes;
-                    if (req.config) next.config = *req.config;
-                    if (req.description) next.description = *req.description;
-                    return next;
-                  });
+    return Change(actor, req.name, "update", [&](const Deployment& current) -> Result<Deployment> {
+      if (req.expected_revision && *req.expected_revision != current.revision) {
+        return Err(
+            InvalidState(fmt::format("Deployment '{}' is at revision {}, not {}", current.name,
+                                     current.revision, *req.expected_revision)));
+      }
+      Deployment next = current;
+      if (req.routes) next.routes = *req.routes;
+      if (req.config) next.config = *req.config;
+      if (req.description) next.description = *req.description;
+      return next;
+    });
   }
 
   Result<Deployment> Rollback(const Actor& actor, std::string_view name,
@@ -242,8 +241,8 @@ class DeploymentStoreImpl final : public DeploymentStore {
     return db_.Transact(sql::TxMode::kWrite, [&](sql::Connection& c) -> Status {
       ASSIGN_OR_RETURN(std::optional<Row> row, Find(c, name, /*for_update=*/true));
       if (!row) return NotFound(fmt::format("Deployment '{}' not found", name));
-      ASSIGN_OR_RETURN(int64_t n, c.Execute("DELETE FROM deployments WHERE deployment_id = ?",
-                                            {row->id}));
+      ASSIGN_OR_RETURN(int64_t n,
+                       c.Execute("DELETE FROM deployments WHERE deployment_id = ?", {row->id}));
       if (n != 1) return Unavailable("Deployment changed concurrently; retry");
       return AppendEvent(c, row->id, row->d.name, row->d.revision, "delete", actor,
                          StateJson(row->d), "", now);
@@ -297,15 +296,14 @@ class DeploymentStoreImpl final : public DeploymentStore {
     Status bad;
     std::string sql = std::string(kSelectColumns) + " WHERE name = ?";
     if (for_update && c.backend() == sql::Backend::kPostgres) sql += " FOR UPDATE";
-    RETURN_IF_ERROR(c.Query(sql, {name},
-                            [&](const sql::Row& r) {
-                              auto read = ReadRow(r);
-                              if (read) {
-                                row = std::move(*read);
-                              } else {
-                                bad = read.error();
-                              }
-                            }));
+    RETURN_IF_ERROR(c.Query(sql, {name}, [&](const sql::Row& r) {
+      auto read = ReadRow(r);
+      if (read) {
+        row = std::move(*read);
+      } else {
+        bad = read.error();
+      }
+    }));
     RETURN_IF_ERROR(bad);
     return row;
   }
@@ -342,13 +340,13 @@ class DeploymentStoreImpl final : public DeploymentStore {
         Deployment d = std::move(*computed);
         d.revision = row->d.revision + 1;
         d.last_updated_timestamp = clock_.NowMillis();
-        ASSIGN_OR_RETURN(int64_t n,
-                         c.Execute("UPDATE deployments SET description = ?, last_updated_time = ?, "
-                                   "revision = ?, routes_json = ?, config_json = ? "
-                                   "WHERE deployment_id = ? AND revision = ?",
-                                   {std::string_view(d.description), d.last_updated_timestamp,
-                                    d.revision, RoutesJson(d.routes), ConfigJson(d.config), row->id,
-                                    row->d.revision}));
+        ASSIGN_OR_RETURN(
+            int64_t n,
+            c.Execute("UPDATE deployments SET description = ?, last_updated_time = ?, "
+                      "revision = ?, routes_json = ?, config_json = ? "
+                      "WHERE deployment_id = ? AND revision = ?",
+                      {std::string_view(d.description), d.last_updated_timestamp, d.revision,
+                       RoutesJson(d.routes), ConfigJson(d.config), row->id, row->d.revision}));
         if (n != 1) {
           raced = true;
           return Unavailable("Deployment changed concurrently");
@@ -361,8 +359,7 @@ class DeploymentStoreImpl final : public DeploymentStore {
       if (s.ok()) return result;
       if (!raced) return Err(std::move(s));
     }
-    return Err(Unavailable(
-        fmt::format("Deployment '{}' is being changed by others; retry", name)));
+    return Err(Unavailable(fmt::format("Deployment '{}' is being changed by others; retry", name)));
   }
 
   sql::Database& db_;

@@ -54,8 +54,8 @@ struct StringHash {
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
 };
 
-using Table = std::unordered_map<std::string, std::shared_ptr<const DeploymentSnapshot>,
-                                 StringHash, std::equal_to<>>;
+using Table = std::unordered_map<std::string, std::shared_ptr<const DeploymentSnapshot>, StringHash,
+                                 std::equal_to<>>;
 
 }  // namespace
 
@@ -180,7 +180,8 @@ class ServingJob final : public BatchJob {
 
 void RoutedRequest::Predict(FeatureBatch rows, std::string request_id, Done done) {
   Batcher& batcher = *state_->route->served->batcher;
-  auto job = std::make_unique<ServingJob>(std::move(state_), std::move(request_id), std::move(done));
+  auto job =
+      std::make_unique<ServingJob>(std::move(state_), std::move(request_id), std::move(done));
   job->features = std::move(rows);
   batcher.Submit(std::move(job));
 }
@@ -203,16 +204,16 @@ class ModelManager final : public ServingEngine {
         source_(source),
         registry_(registry),
         options_(std::move(options)),
-        unknown_deployment_(&registry.GetCounter(
-            "mlforge_serving_unknown_deployment_requests_total",
-            "Inference requests naming a deployment that does not exist.")),
+        unknown_deployment_(
+            &registry.GetCounter("mlforge_serving_unknown_deployment_requests_total",
+                                 "Inference requests naming a deployment that does not exist.")),
         loaded_models_(&registry.GetGauge("mlforge_serving_loaded_models",
                                           "Model versions loaded in memory.")),
         loads_ok_(&registry.GetCounter("mlforge_serving_model_loads_total",
                                        "Model version loads (with warm-up), by result.",
                                        {{"result", "ok"}})),
-        loads_failed_(&registry.GetCounter("mlforge_serving_model_loads_total", "",
-                                           {{"result", "error"}})) {
+        loads_failed_(
+            &registry.GetCounter("mlforge_serving_model_loads_total", "", {{"result", "error"}})) {
     if (!options_.loader) options_.loader = LoadModelPackage;
     table_.store(std::make_shared<const Table>());
   }
@@ -494,8 +495,8 @@ class ModelManager final : public ServingEngine {
     for (const RouteSpec& route : dep.routes) {
       auto r = source_.Resolve(route);
       if (!r) {
-        failure = Status(r.error().code(),
-                         fmt::format("route {}: {}", route.Ref(), r.error().message()));
+        failure =
+            Status(r.error().code(), fmt::format("route {}: {}", route.Ref(), r.error().message()));
         break;
       }
       resolved.push_back(std::move(*r));
@@ -503,9 +504,8 @@ class ModelManager final : public ServingEngine {
     // What the snapshot would be built from: routes, config and the
     // packages the routes resolve to (not the revision: a change of
     // description, or a rollback to the same routes, needs no swap).
-    std::string key = fmt::format("{}|{}|{}|{}", dep.config.max_batch_rows,
-                                  dep.config.max_wait_us, dep.config.shadow_queue_size,
-                                  dep.config.shadow_samples);
+    std::string key = fmt::format("{}|{}|{}|{}", dep.config.max_batch_rows, dep.config.max_wait_us,
+                                  dep.config.shadow_queue_size, dep.config.shadow_samples);
     for (size_t i = 0; i < dep.routes.size(); ++i) {
       const RouteSpec& r = dep.routes[i];
       key += fmt::format("|{}:{}:{}:{}", r.Ref(), RouteRoleName(r.role), r.weight,
@@ -582,13 +582,15 @@ class ModelManager final : public ServingEngine {
     e.serving_key = key;
     e.failed_key.clear();
     e.status.serving_revision = dep.revision;
-    registry_.GetGauge("mlforge_serving_deployment_ready",
-                       "1 when the deployment has a loaded version taking traffic.",
-                       {{"deployment", dep.name}})
+    registry_
+        .GetGauge("mlforge_serving_deployment_ready",
+                  "1 when the deployment has a loaded version taking traffic.",
+                  {{"deployment", dep.name}})
         .Set(snapshot->traffic.empty() ? 0 : 1);
-    registry_.GetCounter("mlforge_serving_swaps_total",
-                         "Routing snapshots published (loads, alias moves, route changes).",
-                         {{"deployment", dep.name}})
+    registry_
+        .GetCounter("mlforge_serving_swaps_total",
+                    "Routing snapshots published (loads, alias moves, route changes).",
+                    {{"deployment", dep.name}})
         .Inc();
     log::Info("serving: deployment '{}' revision {} now serves {}", dep.name, dep.revision,
               ServedList(e.status.routes));
@@ -627,15 +629,15 @@ class ModelManager final : public ServingEngine {
                                           "Time a shadow route took to predict a mirrored request.",
                                           labels, metrics::LatencyBuckets());
     } else {
-      m.requests = &registry_.GetCounter("mlforge_serving_requests_total",
-                                         "Inference requests answered, by deployment and version.",
-                                         labels);
+      m.requests =
+          &registry_.GetCounter("mlforge_serving_requests_total",
+                                "Inference requests answered, by deployment and version.", labels);
       m.errors = &registry_.GetCounter("mlforge_serving_model_errors_total",
                                        "Inference requests the model failed to predict.", labels);
       m.latency = &registry_.GetHistogram(
           "mlforge_serving_request_duration_seconds",
-          "Time from routing a request to its prediction (queueing and batching included).",
-          labels, metrics::LatencyBuckets());
+          "Time from routing a request to its prediction (queueing and batching included).", labels,
+          metrics::LatencyBuckets());
     }
     return m;
   }
@@ -657,9 +659,9 @@ class ModelManager final : public ServingEngine {
     }
     if (!loaded) {
       loads_failed_->Inc();
-      return Err(Status(loaded.error().code(),
-                        fmt::format("cannot load {} version {}: {}", r.model_name, r.version,
-                                    loaded.error().message())));
+      return Err(
+          Status(loaded.error().code(), fmt::format("cannot load {} version {}: {}", r.model_name,
+                                                    r.version, loaded.error().message())));
     }
     // Warm-up: one row through the model, so the first request pays no
     // lazy initialisation and a model that cannot predict is never swapped in.
@@ -676,8 +678,8 @@ class ModelManager final : public ServingEngine {
     if (!predicted) {
       loads_failed_->Inc();
       return Err(Status(predicted.error().code(),
-                        fmt::format("{} version {} failed its warm-up prediction: {}",
-                                    r.model_name, r.version, predicted.error().message())));
+                        fmt::format("{} version {} failed its warm-up prediction: {}", r.model_name,
+                                    r.version, predicted.error().message())));
     }
     loads_ok_->Inc();
     loaded_models_->Add(1);
@@ -691,10 +693,9 @@ class ModelManager final : public ServingEngine {
           log::Info("serving: unloaded {} version {}", name, version);
         });
     runtimes_[key] = runtime;
-    log::Info("serving: loaded {} version {} ({}) in {} ms", r.model_name, r.version,
-              runtime->flavor(),
-              std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start)
-                  .count());
+    log::Info(
+        "serving: loaded {} version {} ({}) in {} ms", r.model_name, r.version, runtime->flavor(),
+        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count());
     return runtime;
   }
 
@@ -711,9 +712,8 @@ class ModelManager final : public ServingEngine {
     served->model_name = r.model_name;
     served->version = r.version;
     served->runtime = runtime;
-    const metrics::Labels labels = {{"deployment", d.name},
-                                    {"model", r.model_name},
-                                    {"version", std::to_string(r.version)}};
+    const metrics::Labels labels = {
+        {"deployment", d.name}, {"model", r.model_name}, {"version", std::to_string(r.version)}};
     BatcherOptions options;
     options.max_batch_rows = d.config.max_batch_rows;
     options.max_wait = std::chrono::microseconds(d.config.max_wait_us);

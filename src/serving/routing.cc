@@ -24,8 +24,7 @@ uint64_t Mix(uint64_t x) {  // splitmix64's finalizer
 uint64_t NextRandom() {
   thread_local uint64_t state = [] {
     std::random_device rd;
-    return (uint64_t{rd()} << 32) ^ rd() ^
-           std::hash<std::thread::id>()(std::this_thread::get_id());
+    return (uint64_t{rd()} << 32) ^ rd() ^ std::hash<std::thread::id>()(std::this_thread::get_id());
   }();
   state += 0x9e3779b97f4a7c15ULL;
   return Mix(state);

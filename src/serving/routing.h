@@ -98,8 +98,7 @@ struct ShadowJob {
 // still queued.
 class ShadowMirror {
  public:
-  ShadowMirror(std::string deployment, const DeploymentConfig& config,
-               metrics::Registry& registry);
+  ShadowMirror(std::string deployment, const DeploymentConfig& config, metrics::Registry& registry);
   ~ShadowMirror();
   ShadowMirror(const ShadowMirror&) = delete;
   ShadowMirror& operator=(const ShadowMirror&) = delete;

@@ -35,7 +35,7 @@ class Registry;
 namespace json {
 class Value;
 class Writer;
-}
+}  // namespace json
 }  // namespace mlforge
 
 namespace mlforge::serving {
@@ -252,9 +252,9 @@ struct ShadowSample {
 };
 
 struct ShadowStats {
-  uint64_t mirrored = 0;  // requests handed to the shadow routes
-  uint64_t dropped = 0;   // not mirrored: the queue was full
-  uint64_t errors = 0;    // shadow predictions that failed
+  uint64_t mirrored = 0;              // requests handed to the shadow routes
+  uint64_t dropped = 0;               // not mirrored: the queue was full
+  uint64_t errors = 0;                // shadow predictions that failed
   std::vector<ShadowSample> samples;  // newest last
 };
 
@@ -326,8 +326,7 @@ class ServingEngine {
   // routes, by a hash of `route_key` when it is not empty (sticky), else at
   // random. Errors: kResourceDoesNotExist (unknown deployment or version),
   // kTemporarilyUnavailable (nothing loaded yet).
-  virtual Result<RoutedRequest> Route(std::string_view deployment,
-                                      std::optional<int64_t> version,
+  virtual Result<RoutedRequest> Route(std::string_view deployment, std::optional<int64_t> version,
                                       std::string_view route_key) = 0;
   // A request that named an unknown deployment (counted without its name).
   virtual void CountUnknownDeployment() = 0;

@@ -54,8 +54,8 @@ TEST(Metrics, HistogramBucketsAreCumulative) {
 TEST(Metrics, CallbackGaugesDisappearWithTheirHandle) {
   Registry registry;
   double depth = 7;
-  auto handle = registry.AddGaugeCallback("queue_rows", "Queued.", {{"m", "a"}},
-                                          [&depth] { return depth; });
+  auto handle =
+      registry.AddGaugeCallback("queue_rows", "Queued.", {{"m", "a"}}, [&depth] { return depth; });
   EXPECT_NE(registry.Render().find("queue_rows{m=\"a\"} 7\n"), std::string::npos);
   depth = 3;
   EXPECT_NE(registry.Render().find("queue_rows{m=\"a\"} 3\n"), std::string::npos);

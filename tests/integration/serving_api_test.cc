@@ -66,17 +66,18 @@ TEST_P(ServingApiTest, DeploymentsApiLifecycleEventsAndRollback) {
   EXPECT_EQ(Str(*d.Find("status"), "state"), "READY");
   EXPECT_EQ(Str(d.Find("status")->Find("routes")->items()[0], "version"), std::to_string(v1_));
 
-  auto updated = DeploymentsCall(
-      *client_, http::Method::kPost, "update",
-      R"({"name":"fraud-api","routes":[{"model_name":"fraud","version":")" + std::to_string(v2_) +
-          R"("}]})");
+  auto updated =
+      DeploymentsCall(*client_, http::Method::kPost, "update",
+                      R"({"name":"fraud-api","routes":[{"model_name":"fraud","version":")" +
+                          std::to_string(v2_) + R"("}]})");
   ASSERT_EQ(updated.status, 200) << updated.body;
   EXPECT_EQ(ParseOrNull(updated.body).Find("deployment")->Find("revision")->as_int64(), 2);
   auto infer = Post("/v2/models/fraud-api/infer", InferBody(1, 2, 3));
   ASSERT_EQ(infer.status, 200) << infer.body;
   EXPECT_EQ(infer.Header("x-mlforge-model-version"), std::to_string(v2_));
 
-  auto rolled = DeploymentsCall(*client_, http::Method::kPost, "rollback", R"({"name":"fraud-api"})");
+  auto rolled =
+      DeploymentsCall(*client_, http::Method::kPost, "rollback", R"({"name":"fraud-api"})");
   ASSERT_EQ(rolled.status, 200) << rolled.body;
   EXPECT_EQ(ParseOrNull(rolled.body).Find("deployment")->Find("revision")->as_int64(), 3);
   infer = Post("/v2/models/fraud-api/infer", InferBody(1, 2, 3));
@@ -90,9 +91,9 @@ TEST_P(ServingApiTest, DeploymentsApiLifecycleEventsAndRollback) {
   ASSERT_EQ(list.status, 200);
   EXPECT_EQ(ParseOrNull(list.body).Find("deployments")->items().size(), 1u);
 
-  auto events = client_->Send(http::Method::kGet,
-                              "/api/2.0/mlforge/deployments/events?name=fraud-api", {},
-                              {{"x-mlforge-user", "carol"}});
+  auto events =
+      client_->Send(http::Method::kGet, "/api/2.0/mlforge/deployments/events?name=fraud-api", {},
+                    {{"x-mlforge-user", "carol"}});
   ASSERT_TRUE(events.has_value());
   ASSERT_EQ(events->status, 200) << events->body;
   json::Value ev = ParseOrNull(events->body);
@@ -101,9 +102,9 @@ TEST_P(ServingApiTest, DeploymentsApiLifecycleEventsAndRollback) {
   EXPECT_TRUE(ev.Find("events")->items()[0].Find("before") == nullptr);
   EXPECT_EQ(ev.Find("events")->items()[2].Find("after")->Find("revision")->as_int64(), 3);
 
-  auto user_delete = client_->Send(http::Method::kDelete, "/api/2.0/mlforge/deployments/delete",
-                                   R"({"name":"fraud-api"})",
-                                   {{"content-type", "application/json"}, {"x-mlforge-user", "dave"}});
+  auto user_delete = client_->Send(
+      http::Method::kDelete, "/api/2.0/mlforge/deployments/delete", R"({"name":"fraud-api"})",
+      {{"content-type", "application/json"}, {"x-mlforge-user", "dave"}});
   ASSERT_TRUE(user_delete.has_value());
   EXPECT_EQ(user_delete->status, 200) << user_delete->body;
   ExpectOipError(Post("/v2/models/fraud-api/infer", InferBody(1, 2, 3)), 404, "fraud-api");
@@ -124,23 +125,29 @@ TEST_P(ServingApiTest, DeploymentsApiErrorsAreMlflowShaped) {
   };
   CreateDeployment(*client_, "d", R"([{"model_name":"fraud","version":"1"}])");
   const std::vector<Case> cases = {
-      {http::Method::kPost, "create", R"({"name":"d","routes":[{"model_name":"fraud","version":"1"}]})",
-       400, "RESOURCE_ALREADY_EXISTS", "already exists"},
+      {http::Method::kPost, "create",
+       R"({"name":"d","routes":[{"model_name":"fraud","version":"1"}]})", 400,
+       "RESOURCE_ALREADY_EXISTS", "already exists"},
       {http::Method::kPost, "create", R"({"routes":[{"model_name":"fraud","version":"1"}]})", 400,
        "INVALID_PARAMETER_VALUE", "'name'"},
-      {http::Method::kPost, "create", R"({"name":"e"})", 400, "INVALID_PARAMETER_VALUE", "'routes'"},
-      {http::Method::kPost, "create", R"({"name":"a/b","routes":[{"model_name":"m","version":"1"}]})",
-       400, "INVALID_PARAMETER_VALUE", "deployment name"},
-      {http::Method::kPost, "create", R"({"name":"e","routes":[{"model_name":"m","weight":"x","version":1}]})",
-       400, "INVALID_PARAMETER_VALUE", "routes[0].weight"},
-      {http::Method::kPost, "create", R"({"name":"e","routes":[{"model_name":"m","version":1}],"config":{"max_batch_rows":0}})",
+      {http::Method::kPost, "create", R"({"name":"e"})", 400, "INVALID_PARAMETER_VALUE",
+       "'routes'"},
+      {http::Method::kPost, "create",
+       R"({"name":"a/b","routes":[{"model_name":"m","version":"1"}]})", 400,
+       "INVALID_PARAMETER_VALUE", "deployment name"},
+      {http::Method::kPost, "create",
+       R"({"name":"e","routes":[{"model_name":"m","weight":"x","version":1}]})", 400,
+       "INVALID_PARAMETER_VALUE", "routes[0].weight"},
+      {http::Method::kPost, "create",
+       R"({"name":"e","routes":[{"model_name":"m","version":1}],"config":{"max_batch_rows":0}})",
        400, "INVALID_PARAMETER_VALUE", "max_batch_rows"},
       {http::Method::kPost, "create", "{not json", 400, "MALFORMED_REQUEST", ""},
-      {http::Method::kPost, "update", R"({"name":"zzz","routes":[{"model_name":"m","version":1}]})", 404,
-       "RESOURCE_DOES_NOT_EXIST", "zzz"},
-      {http::Method::kPost, "update", R"({"name":"d","expected_revision":7,"description":"x"})", 400,
-       "INVALID_STATE", "revision"},
-      {http::Method::kPost, "rollback", R"({"name":"d"})", 400, "INVALID_STATE", "nothing to roll back"},
+      {http::Method::kPost, "update", R"({"name":"zzz","routes":[{"model_name":"m","version":1}]})",
+       404, "RESOURCE_DOES_NOT_EXIST", "zzz"},
+      {http::Method::kPost, "update", R"({"name":"d","expected_revision":7,"description":"x"})",
+       400, "INVALID_STATE", "revision"},
+      {http::Method::kPost, "rollback", R"({"name":"d"})", 400, "INVALID_STATE",
+       "nothing to roll back"},
       {http::Method::kDelete, "delete", R"({"name":"zzz"})", 404, "RESOURCE_DOES_NOT_EXIST", "zzz"},
   };
   for (const Case& c : cases) {
@@ -155,7 +162,8 @@ TEST_P(ServingApiTest, DeploymentsApiErrorsAreMlflowShaped) {
   EXPECT_EQ(Get("/api/2.0/mlforge/deployments/events?name=zzz").status, 404);
   EXPECT_EQ(Get("/api/2.0/mlforge/deployments/events?name=d&max_results=0").status, 400);
   // Without a JSON content type, like every MLflow POST.
-  EXPECT_EQ(Post("/api/2.0/mlforge/deployments/create", R"({"name":"x"})", "text/plain").status, 400);
+  EXPECT_EQ(Post("/api/2.0/mlforge/deployments/create", R"({"name":"x"})", "text/plain").status,
+            400);
 }
 
 TEST_P(ServingApiTest, OpenInferenceProtocolCases) {
@@ -194,13 +202,14 @@ TEST_P(ServingApiTest, OpenInferenceProtocolCases) {
   EXPECT_EQ(ok.Header("x-mlforge-model-name"), "fraud");
   EXPECT_EQ(ok.Header("x-mlforge-model-version"), std::to_string(v1_));
   // A pinned version answers even with weight 0.
-  auto pinned = Post("/v2/models/fraud-api/versions/" + std::to_string(v2_) + "/infer",
-                     InferBody(1, 1, 1));
+  auto pinned =
+      Post("/v2/models/fraud-api/versions/" + std::to_string(v2_) + "/infer", InferBody(1, 1, 1));
   ASSERT_EQ(pinned.status, 200) << pinned.body;
   EXPECT_DOUBLE_EQ(OipPrediction(pinned.body), 2003);
   // Batched input: one [2, 3] tensor in signature order (integers: `n` is a long column).
-  auto batch = Post("/v2/models/fraud-api/infer",
-                    R"({"inputs":[{"name":"all","shape":[2,3],"datatype":"INT64","data":[[1,2,3],[4,5,6]]}]})");
+  auto batch = Post(
+      "/v2/models/fraud-api/infer",
+      R"({"inputs":[{"name":"all","shape":[2,3],"datatype":"INT64","data":[[1,2,3],[4,5,6]]}]})");
   ASSERT_EQ(batch.status, 200) << batch.body;
   EXPECT_NE(batch.body.find("[1006.0,1015.0]"), std::string::npos) << batch.body;
 
@@ -212,9 +221,10 @@ TEST_P(ServingApiTest, OpenInferenceProtocolCases) {
   ExpectOipError(Post("/v2/models/fraud-api/infer", "{\"inputs\": [ "), 400, "");
   ExpectOipError(Post("/v2/models/fraud-api/infer", R"({"inputs":{"x1":1}})"), 400, "");
   // Wrong shape: data does not fill the shape.
-  ExpectOipError(Post("/v2/models/fraud-api/infer",
-                      R"({"inputs":[{"name":"all","shape":[2,3],"datatype":"FP64","data":[1,2,3]}]})"),
-                 400, "");
+  ExpectOipError(
+      Post("/v2/models/fraud-api/infer",
+           R"({"inputs":[{"name":"all","shape":[2,3],"datatype":"FP64","data":[1,2,3]}]})"),
+      400, "");
   // Missing, extra and wrong-typed columns are named.
   ExpectOipError(Post("/v2/models/fraud-api/infer",
                       R"({"inputs":[{"name":"x1","shape":[1],"datatype":"FP64","data":[1]},)"
@@ -246,7 +256,8 @@ TEST_P(ServingApiTest, OpenInferenceProtocolCases) {
 TEST_P(ServingApiTest, MlflowInvocationsCases) {
   CreateDeployment(*client_, "fraud-api", R"([{"model_name":"fraud","alias":"champion"}])");
   const std::string path = "/deployments/fraud-api/invocations";
-  auto records = Post(path, R"({"dataframe_records":[{"x1":1,"x2":2,"n":3},{"x1":0,"x2":0,"n":1}]})");
+  auto records =
+      Post(path, R"({"dataframe_records":[{"x1":1,"x2":2,"n":3},{"x1":0,"x2":0,"n":1}]})");
   ASSERT_EQ(records.status, 200) << records.body;
   EXPECT_EQ(records.body, R"({"predictions":[1006.0,1001.0]})");
   EXPECT_EQ(records.Header("x-mlforge-model-version"), std::to_string(v1_));
@@ -323,9 +334,10 @@ std::pair<int, std::string> Cli(uint16_t port, const std::string& args) {
 
 TEST_P(ServingApiTest, DeploymentsCli) {
   const uint16_t port = server_->port();
-  auto [code, out] = Cli(port, "deployments create cli-api --route fraud@champion:90 --route fraud/" +
-                                   std::to_string(v2_) + ":10:challenger --shadow fraud/" +
-                                   std::to_string(v2_) + " --max-batch-rows 16");
+  auto [code, out] =
+      Cli(port, "deployments create cli-api --route fraud@champion:90 --route fraud/" +
+                    std::to_string(v2_) + ":10:challenger --shadow fraud/" + std::to_string(v2_) +
+                    " --max-batch-rows 16");
   ASSERT_EQ(code, 0) << out;
   EXPECT_NE(out.find("READY"), std::string::npos) << out;
   EXPECT_NE(out.find("challenger"), std::string::npos) << out;
@@ -335,7 +347,8 @@ TEST_P(ServingApiTest, DeploymentsCli) {
   json::Value v = ParseOrNull(out);
   ASSERT_TRUE(v.is_object()) << out;
   EXPECT_EQ(v.Find("deployment")->Find("routes")->items().size(), 3u);
-  std::tie(code, out) = Cli(port, "deployments set-routes cli-api --route fraud/" + std::to_string(v2_));
+  std::tie(code, out) =
+      Cli(port, "deployments set-routes cli-api --route fraud/" + std::to_string(v2_));
   ASSERT_EQ(code, 0) << out;
   EXPECT_NE(out.find("revision 2"), std::string::npos) << out;
   std::tie(code, out) = Cli(port, "deployments list");

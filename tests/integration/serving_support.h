@@ -59,7 +59,8 @@ class ModelRegistrar {
       created_.insert(model);
     }
     const std::string dir = "pkg" + std::to_string(++packages_);
-    const std::string base = "/api/2.0/mlflow-artifacts/artifacts/0/" + run_id_ + "/artifacts/" + dir;
+    const std::string base =
+        "/api/2.0/mlflow-artifacts/artifacts/0/" + run_id_ + "/artifacts/" + dir;
     const std::string mlmodel = std::string(
                                     "artifact_path: model\nflavors:\n  mlforge.linear:\n"
                                     "    data: model.json\nsignature:\n  inputs: '") +
@@ -75,9 +76,9 @@ class ModelRegistrar {
                               {{"content-type", "application/octet-stream"}});
       EXPECT_TRUE(put && put->status == 200) << (put ? put->body : "no answer");
     }
-    auto v = client_.PostJson("/api/2.0/mlflow/model-versions/create",
-                              R"({"name":")" + model + R"(","source":"runs:/)" + run_id_ + "/" +
-                                  dir + R"("})");
+    auto v = client_.PostJson(
+        "/api/2.0/mlflow/model-versions/create",
+        R"({"name":")" + model + R"(","source":"runs:/)" + run_id_ + "/" + dir + R"("})");
     EXPECT_TRUE(v && v->status == 200) << (v ? v->body : "no answer");
     return std::stoll(Str(*ParseOrNull(v->body).Find("model_version"), "version"));
   }
@@ -138,10 +139,20 @@ class ReplicaProcess {
   ReplicaProcess(const ServerProcess& server, const std::string& deployment,
                  std::vector<std::string> extra = {}) {
     const std::filesystem::path port_file = dir_.path() / "port";
-    std::vector<std::string> args = {MlforgeBinary(), "serve", "--deployment", deployment,
-                                     "--host", "127.0.0.1", "--port", "0", "--data-dir",
-                                     server.data_dir().string(), "--backend-store-uri",
-                                     server.backend_uri(), "--port-file", port_file.string()};
+    std::vector<std::string> args = {MlforgeBinary(),
+                                     "serve",
+                                     "--deployment",
+                                     deployment,
+                                     "--host",
+                                     "127.0.0.1",
+                                     "--port",
+                                     "0",
+                                     "--data-dir",
+                                     server.data_dir().string(),
+                                     "--backend-store-uri",
+                                     server.backend_uri(),
+                                     "--port-file",
+                                     port_file.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     log_ = dir_.path() / "replica.log";
     pid_ = fork();

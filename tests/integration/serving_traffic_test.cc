@@ -194,14 +194,15 @@ TEST_F(ServingTrafficTest, ShadowNeverChangesTheResponseAndIsRecorded) {
                        R"(","role":"shadow"}])");
   constexpr int kRequests = 50;
   for (int i = 0; i < kRequests; ++i) {
-    const std::string body = R"({"dataframe_records":[{"x1":)" + std::to_string(i) +
-                             R"(,"x2":0.25,"n":1}]})";
+    const std::string body =
+        R"({"dataframe_records":[{"x1":)" + std::to_string(i) + R"(,"x2":0.25,"n":1}]})";
     auto plain = client_->PostJson("/deployments/plain/invocations", body);
     auto shadowed = client_->PostJson("/deployments/shadowed/invocations", body);
     ASSERT_TRUE(plain && shadowed);
     ASSERT_EQ(shadowed->status, 200) << shadowed->body;
     EXPECT_EQ(shadowed->body, plain->body);
-    EXPECT_EQ(shadowed->Header("x-mlforge-model-version"), plain->Header("x-mlforge-model-version"));
+    EXPECT_EQ(shadowed->Header("x-mlforge-model-version"),
+              plain->Header("x-mlforge-model-version"));
   }
   json::Value shadow;
   for (int i = 0; i < 500; ++i) {
@@ -244,7 +245,8 @@ TEST_F(ServingTrafficTest, MetricsPassPromtool) {
   for (const std::string& needle :
        {std::string("mlforge_serving_requests_total{deployment=\"m\",model=\"fraud\",version=\"") +
             std::to_string(a) + "\"} 20",
-        std::string("mlforge_serving_request_errors_total{deployment=\"m\",reason=\"bad_request\"} 1"),
+        std::string(
+            "mlforge_serving_request_errors_total{deployment=\"m\",reason=\"bad_request\"} 1"),
         std::string("mlforge_serving_unknown_deployment_requests_total 1"),
         std::string("mlforge_serving_request_duration_seconds_bucket{deployment=\"m\""),
         std::string("mlforge_serving_batch_rows_bucket{deployment=\"m\""),

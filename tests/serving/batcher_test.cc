@@ -120,7 +120,8 @@ TEST(Batcher, FillWaitCollectsABatch) {
     batcher.Submit(Job(&done[i], Rows({float(i)})));
     std::this_thread::sleep_for(5ms);
   }
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(done[i].get_future().get(), std::vector<double>{1000 + 2.0 * i});
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(done[i].get_future().get(), std::vector<double>{1000 + 2.0 * i});
   EXPECT_EQ(batches.load(), 1);
   EXPECT_EQ(max_rows.load(), 3);
 }

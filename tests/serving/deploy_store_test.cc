@@ -245,10 +245,9 @@ TEST_P(DeployStoreTest, ConcurrentUpdatesEachGetTheirOwnRevision) {
 }
 
 TEST(DeployJson, ParseRoutesAndConfig) {
-  auto v = json::Parse(
-      R"([{"model_name":"m","alias":"champion","weight":70},)"
-      R"({"model_name":"m","version":"3","weight":30,"role":"challenger"},)"
-      R"({"model_name":"m","version":4,"role":"shadow"}])");
+  auto v = json::Parse(R"([{"model_name":"m","alias":"champion","weight":70},)"
+                       R"({"model_name":"m","version":"3","weight":30,"role":"challenger"},)"
+                       R"({"model_name":"m","version":4,"role":"shadow"}])");
   ASSERT_TRUE(v.has_value());
   auto routes = ParseRoutes(*v);
   ASSERT_TRUE(routes.has_value()) << routes.error().ToString();

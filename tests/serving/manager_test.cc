@@ -81,7 +81,8 @@ class ManagerTest : public ::testing::Test {
     engine_ = std::move(*engine);
   }
 
-  void Create(const std::string& name, std::vector<RouteSpec> routes, DeploymentConfig config = {}) {
+  void Create(const std::string& name, std::vector<RouteSpec> routes,
+              DeploymentConfig config = {}) {
     CreateDeploymentRequest req;
     req.name = name;
     req.routes = std::move(routes);
@@ -171,7 +172,8 @@ TEST_F(ManagerTest, AliasMoveAndRouteChangeSwapAndUnloadTheOldVersion) {
   engine_->Refresh();
   EXPECT_EQ(LoadedModels(), 2);
   std::promise<double> done;
-  held->Predict(Row(0), "late", [&](const Result<PredictionBatch>& p) { done.set_value(p->values[0]); });
+  held->Predict(Row(0), "late",
+                [&](const Result<PredictionBatch>& p) { done.set_value(p->values[0]); });
   EXPECT_DOUBLE_EQ(done.get_future().get(), 3000);
   EXPECT_EQ(Ask(*engine_, "d").version, 4);
   EXPECT_TRUE(EventuallyLoaded(1));  // version 3 goes once its last request is done
@@ -189,9 +191,9 @@ TEST_F(ManagerTest, FailedLoadKeepsTheOldVersionServingAndIsReported) {
   EXPECT_EQ(status->state, DeploymentState::kDegraded);
   EXPECT_NE(status->message.find("corrupt model file"), std::string::npos) << status->message;
   EXPECT_NE(status->message.find("fraud version 5"), std::string::npos) << status->message;
-  EXPECT_EQ(registry_.GetCounter("mlforge_serving_model_loads_total", "", {{"result", "error"}})
-                .value(),
-            1u);
+  EXPECT_EQ(
+      registry_.GetCounter("mlforge_serving_model_loads_total", "", {{"result", "error"}}).value(),
+      1u);
   // Not retried on every poll.
   const int64_t loads = models_.loads();
   engine_->Refresh();
@@ -334,9 +336,10 @@ TEST_F(ManagerTest, ShadowNeverChangesTheAnswerAndIsRecorded) {
   EXPECT_DOUBLE_EQ(last.shadows[0].values[0], last.primary_values[0] + 1000);
   EXPECT_EQ(engine_->Shadow("plain")->mirrored, 0u);
   const std::string text = registry_.Render();
-  EXPECT_NE(text.find("mlforge_serving_shadow_requests_total{deployment=\"shadowed\",model=\"fraud\","
-                      "version=\"2\"} 20"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find("mlforge_serving_shadow_requests_total{deployment=\"shadowed\",model=\"fraud\","
+                "version=\"2\"} 20"),
+      std::string::npos)
       << text;
 }
 
@@ -358,13 +361,17 @@ TEST_F(ManagerTest, ConcurrentRequestsAreBatchedAndCounted) {
   EXPECT_GT(models_.max_batch_rows.load(), 1);
   EXPECT_LE(models_.max_batch_rows.load(), 4);
   const std::string text = registry_.Render();
-  EXPECT_NE(text.find("mlforge_serving_requests_total{deployment=\"d\",model=\"fraud\",version=\"1\"} 200"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          "mlforge_serving_requests_total{deployment=\"d\",model=\"fraud\",version=\"1\"} 200"),
+      std::string::npos)
       << text;
-  EXPECT_NE(text.find("mlforge_serving_batch_rows_count{deployment=\"d\",model=\"fraud\",version=\"1\"}"),
-            std::string::npos);
-  EXPECT_NE(text.find("mlforge_serving_queue_rows{deployment=\"d\",model=\"fraud\",version=\"1\"} 0"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("mlforge_serving_batch_rows_count{deployment=\"d\",model=\"fraud\",version=\"1\"}"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find("mlforge_serving_queue_rows{deployment=\"d\",model=\"fraud\",version=\"1\"} 0"),
+      std::string::npos);
   EXPECT_NE(text.find("mlforge_serving_request_duration_seconds_bucket{deployment=\"d\""),
             std::string::npos);
 }
@@ -375,8 +382,9 @@ TEST_F(ManagerTest, RejectedRequestsAreCounted) {
   auto routed = engine_->Route("d", std::nullopt, "");
   ASSERT_TRUE(routed.has_value());
   routed->Reject();
-  EXPECT_EQ(registry_.GetCounter("mlforge_serving_request_errors_total", "",
-                                 {{"deployment", "d"}, {"reason", "bad_request"}})
+  EXPECT_EQ(registry_
+                .GetCounter("mlforge_serving_request_errors_total", "",
+                            {{"deployment", "d"}, {"reason", "bad_request"}})
                 .value(),
             1u);
 }

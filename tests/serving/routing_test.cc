@@ -48,9 +48,9 @@ void ExpectShare(int observed, int n, double p) {
 }
 
 TEST(Routing, WeightedSplitMatchesTheWeights) {
-  DeploymentSnapshot s = Snapshot({VersionRoute("m", 1, 70),
-                                   VersionRoute("m", 2, 30, RouteRole::kChallenger),
-                                   VersionRoute("m", 3, 50, RouteRole::kShadow)});
+  DeploymentSnapshot s =
+      Snapshot({VersionRoute("m", 1, 70), VersionRoute("m", 2, 30, RouteRole::kChallenger),
+                VersionRoute("m", 3, 50, RouteRole::kShadow)});
   constexpr int kN = 10'000;
   std::map<int64_t, int> count;
   for (int i = 0; i < kN; ++i) ++count[PickRoute(s, "")->served->version];
@@ -102,7 +102,8 @@ TEST(ShadowMirror, RecordsOutputsAndDropsWhenFull) {
   shadow.served = Served(2, 20ms);  // slow: the queue fills up
   shadow.metrics.requests = &registry.GetCounter("shadow_total", "s");
   shadow.metrics.errors = &registry.GetCounter("shadow_errors_total", "s");
-  shadow.metrics.latency = &registry.GetHistogram("shadow_seconds", "s", {}, metrics::LatencyBuckets());
+  shadow.metrics.latency =
+      &registry.GetHistogram("shadow_seconds", "s", {}, metrics::LatencyBuckets());
   snapshot->routes = {primary, shadow};
   IndexRoutes(*snapshot);
 
