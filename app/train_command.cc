@@ -1,15 +1,16 @@
 #include "app/train_command.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <pwd.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -86,8 +87,8 @@ class Api {
     }
     auto r = client_.Send(method, target, body, std::move(headers));
     if (!r) {
-      return Err(Unavailable(fmt::format("cannot reach the tracking server at {}: {}", url_,
-                                         r.error().message())));
+      return Err(Unavailable(
+          fmt::format("cannot reach the tracking server at {}: {}", url_, r.error().message())));
     }
     Answer a{.status = r->status};
     if (r->status == 200 && r->body.empty()) return a;
@@ -97,7 +98,8 @@ class Api {
   }
 
   // A call that must answer 200; otherwise an error quoting the server.
-  Result<json::Value> Must(http::Method method, const std::string& target, std::string_view body = {},
+  Result<json::Value> Must(http::Method method, const std::string& target,
+                           std::string_view body = {},
                            std::string_view content_type = "application/json") {
     ASSIGN_OR_RETURN(Answer a, Call(method, target, body, content_type));
     if (!a.ok()) return Err(ServerError(target, a));
@@ -111,8 +113,8 @@ class Api {
   Result<std::string> Bytes(const std::string& target) {
     auto r = client_.Get(target);
     if (!r) {
-      return Err(Unavailable(fmt::format("cannot reach the tracking server at {}: {}", url_,
-                                         r.error().message())));
+      return Err(Unavailable(
+          fmt::format("cannot reach the tracking server at {}: {}", url_, r.error().message())));
     }
     if (r->status != 200) {
       Answer a{.status = r->status};
@@ -125,10 +127,10 @@ class Api {
   static Status ServerError(std::string_view target, const Answer& a) {
     std::string message = StrOf(a.body, "message");
     std::string path(target.substr(0, target.find('?')));
-    return Status(a.status == 404 ? mlforge::ErrorCode::kResourceDoesNotExist
-                                  : mlforge::ErrorCode::kInvalidParameterValue,
-                  fmt::format("{} answered {}{}", path, a.status,
-                              message.empty() ? "" : ": " + message));
+    return Status(
+        a.status == 404 ? mlforge::ErrorCode::kResourceDoesNotExist
+                        : mlforge::ErrorCode::kInvalidParameterValue,
+        fmt::format("{} answered {}{}", path, a.status, message.empty() ? "" : ": " + message));
   }
 
  private:
@@ -193,8 +195,8 @@ Result<TrainingData> DatasetData(Api& api, std::string_view spec) {
   json::Value v;
   const std::string base = "/api/2.0/mlforge/datasets/versions/";
   if (version.empty() || version == "latest") {
-    ASSIGN_OR_RETURN(json::Value list, api.Must(http::Method::kGet,
-                                                base + "list?name=" + http::PercentEncode(name)));
+    ASSIGN_OR_RETURN(json::Value list,
+                     api.Must(http::Method::kGet, base + "list?name=" + http::PercentEncode(name)));
     const json::Value* versions = list.Find("versions");
     if (versions == nullptr || !versions->is_array() || versions->items().empty()) {
       return Err(NotFound("Dataset '" + name + "' has no versions"));
@@ -234,17 +236,18 @@ Result<TrainingData> DatasetData(Api& api, std::string_view spec) {
     if (Args().data_file.empty() ? is_csv : path == Args().data_file) {
       if (chosen != files.size()) {
         return Err(InvalidArgument(fmt::format(
-            "Dataset version {} holds several CSV files ({}); choose one with --data-file", version_id,
-            csvs)));
+            "Dataset version {} holds several CSV files ({}); choose one with --data-file",
+            version_id, csvs)));
       }
       chosen = i;
     }
   }
   if (chosen == files.size()) {
-    return Err(NotFound(Args().data_file.empty()
-                            ? fmt::format("Dataset version {} holds no .csv file", version_id)
-                            : fmt::format("Dataset version {} has no file '{}' (CSV files: {})",
-                                          version_id, Args().data_file, csvs.empty() ? "none" : csvs)));
+    return Err(
+        NotFound(Args().data_file.empty()
+                     ? fmt::format("Dataset version {} holds no .csv file", version_id)
+                     : fmt::format("Dataset version {} has no file '{}' (CSV files: {})",
+                                   version_id, Args().data_file, csvs.empty() ? "none" : csvs)));
   }
   const auto& [path, sha256] = files[chosen];
   if (!IsSha256Hex(sha256)) return Err(Internal("The manifest lists a bad sha256 for " + path));
@@ -252,9 +255,10 @@ Result<TrainingData> DatasetData(Api& api, std::string_view spec) {
   TrainingData d;
   d.sha256 = Sha256::HexOf(bytes);
   if (d.sha256 != sha256 || static_cast<int64_t>(bytes.size()) != sizes[chosen]) {
-    return Err(InvalidArgument(fmt::format(
-        "The server sent '{}' of dataset version {} with the wrong content (sha256 {}, expected {})",
-        path, version_id, d.sha256, sha256)));
+    return Err(
+        InvalidArgument(fmt::format("The server sent '{}' of dataset version {} with the wrong "
+                                    "content (sha256 {}, expected {})",
+                                    path, version_id, d.sha256, sha256)));
   }
   d.ref.name = name;
   d.ref.digest = version_id;
@@ -267,7 +271,8 @@ Result<TrainingData> DatasetData(Api& api, std::string_view spec) {
         .Field("path", path)
         .EndObject();
   });
-  d.description = fmt::format("{} v{} ({}, {} bytes)", name, IntOf(v, "version"), path, bytes.size());
+  d.description =
+      fmt::format("{} v{} ({}, {} bytes)", name, IntOf(v, "version"), path, bytes.size());
   d.text = std::move(bytes);
   return d;
 }
@@ -294,7 +299,8 @@ class HttpRunLogger final : public training::RunLogger {
       w.Field("start_time", clock_.NowMillis());
       if (!run_name.empty()) w.Field("run_name", run_name);
       w.Key("tags").StartArray();
-      for (const training::Tag& t : tags) w.StartObject().Field("key", t.key).Field("value", t.value).EndObject();
+      for (const training::Tag& t : tags)
+        w.StartObject().Field("key", t.key).Field("value", t.value).EndObject();
       w.EndArray().EndObject();
     });
     ASSIGN_OR_RETURN(json::Value v, api_.Post("/api/2.0/mlflow/runs/create", body));
@@ -311,7 +317,10 @@ class HttpRunLogger final : public training::RunLogger {
       RETURN_IF_ERROR(LogBatch([&](json::Writer& w) {
         w.Key("params").StartArray();
         for (size_t j = i; j < std::min(params.size(), i + kPerBatch); ++j) {
-          w.StartObject().Field("key", params[j].first).Field("value", params[j].second).EndObject();
+          w.StartObject()
+              .Field("key", params[j].first)
+              .Field("value", params[j].second)
+              .EndObject();
         }
         w.EndArray();
       }));
@@ -347,7 +356,9 @@ class HttpRunLogger final : public training::RunLogger {
       w.StartObject().Field("key", "mlflow.data.context").Field("value", "training").EndObject();
       w.EndArray();
       w.Key("dataset").StartObject();
-      w.Field("name", d.name).Field("digest", InputDigest(d.digest)).Field("source_type", d.source_type);
+      w.Field("name", d.name)
+          .Field("digest", InputDigest(d.digest))
+          .Field("source_type", d.source_type);
       w.Field("source", d.source).Field("schema", schema).Field("profile", profile);
       w.EndObject().EndObject().EndArray().EndObject();
     });
@@ -395,7 +406,8 @@ class HttpRunLogger final : public training::RunLogger {
         return e ? StrOf(*e, "experiment_id") : std::string();
       }
       if (a.status != 404) return Err(Api::ServerError(get, a));
-      std::string body = Json([&](json::Writer& w) { w.StartObject().Field("name", name).EndObject(); });
+      std::string body =
+          Json([&](json::Writer& w) { w.StartObject().Field("name", name).EndObject(); });
       ASSIGN_OR_RETURN(Answer created,
                        api_.Call(http::Method::kPost, "/api/2.0/mlflow/experiments/create", body));
       if (created.ok()) return StrOf(created.body, "experiment_id");
@@ -404,7 +416,8 @@ class HttpRunLogger final : public training::RunLogger {
         return Err(Api::ServerError("experiments/create", created));
       }
     }
-    return Err(Internal("Experiment '" + std::string(name) + "' could be neither found nor created"));
+    return Err(
+        Internal("Experiment '" + std::string(name) + "' could be neither found nor created"));
   }
 
   // "mlflow-artifacts:/1/<run>/artifacts" (or with //host:port) -> "1/<run>/artifacts".
@@ -413,7 +426,8 @@ class HttpRunLogger final : public training::RunLogger {
     if (!uri.starts_with(kScheme)) {
       return Err(InvalidState(fmt::format(
           "The run's artifact location '{}' is not served by the tracking server (start it with "
-          "artifact serving on)", uri)));
+          "artifact serving on)",
+          uri)));
     }
     std::string_view rest = uri.substr(kScheme.size());
     if (rest.starts_with("//")) {
@@ -447,7 +461,9 @@ class HttpRunLogger final : public training::RunLogger {
 class ConsoleProgress final : public training::TrainingObserver {
  public:
   explicit ConsoleProgress(bool quiet)
-      : quiet_(quiet), tty_(::isatty(STDERR_FILENO) == 1), last_(std::chrono::steady_clock::now()) {}
+      : quiet_(quiet),
+        tty_(::isatty(STDERR_FILENO) == 1),
+        last_(std::chrono::steady_clock::now()) {}
   ~ConsoleProgress() override { Clear(); }
 
   Status OnIteration(int iteration, int total,
@@ -459,10 +475,12 @@ class ConsoleProgress final : public training::TrainingObserver {
     if (!tty_ && iteration == total) return Status::Ok();  // the summary says it
     last_ = now;
     std::string line = fmt::format("training: iteration {}/{}", iteration, total);
-    for (const training::MetricPoint& m : metrics) line += fmt::format("  {} {:.6g}", m.key, m.value);
+    for (const training::MetricPoint& m : metrics)
+      line += fmt::format("  {} {:.6g}", m.key, m.value);
     if (tty_) {
-      std::fprintf(stderr, "\r%-78s", line.c_str());
-      shown_ = true;
+      // Padded to the previous line's width, so nothing of it is left over.
+      std::fprintf(stderr, "\r%-*s", static_cast<int>(shown_), line.c_str());
+      shown_ = line.size();
     } else {
       std::fprintf(stderr, "%s\n", line.c_str());
     }
@@ -470,15 +488,15 @@ class ConsoleProgress final : public training::TrainingObserver {
   }
 
   void Clear() {
-    if (shown_) std::fprintf(stderr, "\r%-78s\r", "");
-    shown_ = false;
+    if (shown_ > 0) std::fprintf(stderr, "\r%-*s\r", static_cast<int>(shown_), "");
+    shown_ = 0;
   }
 
  private:
   const bool quiet_;
   const bool tty_;
   std::chrono::steady_clock::time_point last_;
-  bool shown_ = false;
+  size_t shown_ = 0;  // width of the line on screen
 };
 
 // HEAD of the git checkout around the working directory, or "".
@@ -508,9 +526,10 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseParams(
 }
 
 Status Register(Api& api, const std::string& model, const std::string& run_id, int64_t* version) {
-  std::string create = Json([&](json::Writer& w) { w.StartObject().Field("name", model).EndObject(); });
-  ASSIGN_OR_RETURN(Answer a,
-                   api.Call(http::Method::kPost, "/api/2.0/mlflow/registered-models/create", create));
+  std::string create =
+      Json([&](json::Writer& w) { w.StartObject().Field("name", model).EndObject(); });
+  ASSIGN_OR_RETURN(
+      Answer a, api.Call(http::Method::kPost, "/api/2.0/mlflow/registered-models/create", create));
   if (!a.ok() && a.ErrorCode() != "RESOURCE_ALREADY_EXISTS") {
     return Api::ServerError("registered-models/create", a);
   }
@@ -527,14 +546,42 @@ Status Register(Api& api, const std::string& model, const std::string& run_id, i
   return Status::Ok();
 }
 
+// libgomp (under libxgboost) spin-waits between parallel regions by default;
+// with more runnable threads than cores (a CI box, a shared trainer) that
+// makes boosting 10-40 times slower. It reads its wait policy from the
+// environment when it is loaded, before main(), so unless the user chose a
+// policy, `train` sets OMP_WAIT_POLICY=PASSIVE and executes itself again,
+// once. If that fails, training goes on with the default policy.
+void PreferPassiveOpenMpWaits() {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> args;
+  for (size_t start = 0; start < cmdline.size();) {
+    size_t end = cmdline.find('\0', start);
+    if (end == std::string::npos) end = cmdline.size();
+    args.push_back(cmdline.substr(start, end - start));
+    start = end + 1;
+  }
+  if (args.empty()) return;
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  if (::setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+  std::fflush(nullptr);
+  ::execv("/proc/self/exe", argv.data());
+}
+
 int Run() {
   const TrainArgs& a = Args();
+  PreferPassiveOpenMpWaits();
   auto flavor = training::ParseFlavor(a.flavor);
   if (!flavor) return Fail(flavor.error());
   auto params = ParseParams(a.params);
   if (!params) return Fail(params.error());
   std::string server_flag = a.server;
-  if (const char* env = std::getenv("MLFORGE_SERVER"); server_flag.empty() && env) server_flag = env;
+  if (const char* env = std::getenv("MLFORGE_SERVER"); server_flag.empty() && env)
+    server_flag = env;
   auto server = ServerFromFlagOrEnv(server_flag, "--server");
   if (!server) return Fail(server.error());
   Api api(*server);
@@ -580,10 +627,12 @@ int Run() {
   }
   HttpRunLogger logger(api, SystemClock::Get());
   ConsoleProgress progress(a.quiet);
-  auto outcome = training::RunTraining(**trainer, *table, request, logger, &progress, SystemClock::Get());
+  auto outcome =
+      training::RunTraining(**trainer, *table, request, logger, &progress, SystemClock::Get());
   progress.Clear();
   if (!outcome) return Fail(outcome.error());
-  for (const std::string& w : outcome->model->warnings()) std::fprintf(stderr, "note: %s\n", w.c_str());
+  for (const std::string& w : outcome->model->warnings())
+    std::fprintf(stderr, "note: %s\n", w.c_str());
   std::printf("run %s (experiment '%s', id %s) finished\n", outcome->run_id.c_str(),
               a.experiment.c_str(), outcome->experiment_id.c_str());
   for (const training::NamedValue& m : outcome->model->final_metrics()) {
@@ -594,8 +643,8 @@ int Run() {
     int64_t version = 0;
     Status s = Register(api, a.register_model, outcome->run_id, &version);
     if (!s.ok()) {
-      return Fail(Status(s.code(), "the run is recorded, but registering the model failed: " +
-                                       s.message()));
+      return Fail(Status(s.code(),
+                         "the run is recorded, but registering the model failed: " + s.message()));
     }
     std::printf("registered model '%s' version %lld\n", a.register_model.c_str(),
                 static_cast<long long>(version));
@@ -608,10 +657,12 @@ int Run() {
 void AddTrainCommand(CLI::App& app) {
   TrainArgs& a = Args();
   a.command = app.add_subcommand(
-      "train", "Train a model (xgboost or linear) on a CSV or a dataset version and record the run");
-  a.command->add_option("--data", a.data,
-                        "A CSV file, or dataset:NAME[@VERSION] (a version number or id; "
-                        "default: the newest) on the server")
+      "train",
+      "Train a model (xgboost or linear) on a CSV or a dataset version and record the run");
+  a.command
+      ->add_option("--data", a.data,
+                   "A CSV file, or dataset:NAME[@VERSION] (a version number or id; "
+                   "default: the newest) on the server")
       ->required();
   a.command->add_option("--data-file", a.data_file,
                         "Which file of the dataset version (when it holds several CSV files)");
@@ -624,8 +675,9 @@ void AddTrainCommand(CLI::App& app) {
                         "num_boost_round, early_stopping_rounds, ...) or linear ones (alpha, "
                         "max_iter, tol, task)");
   a.command->add_option("--rounds", a.rounds, "xgboost boosting rounds (default 100)");
-  a.command->add_option("--features", a.features,
-                        "Feature columns, comma-separated, in order (default: all but the target)")
+  a.command
+      ->add_option("--features", a.features,
+                   "Feature columns, comma-separated, in order (default: all but the target)")
       ->delimiter(',');
   a.command->add_option("--exclude", a.exclude, "Columns that are not features (comma-separated)")
       ->delimiter(',');
@@ -637,9 +689,11 @@ void AddTrainCommand(CLI::App& app) {
   a.command->add_option("--server", a.server,
                         "Tracking server URL (default: $MLFORGE_SERVER, $MLFORGE_TRACKING_URI or "
                         "$MLFLOW_TRACKING_URI)");
-  a.command->add_option("--seed", a.seed, "Seed of the split and of xgboost")->capture_default_str();
-  a.command->add_option("--validation-fraction", a.validation_fraction,
-                        "Share of rows held out for validation, in [0, 1)")
+  a.command->add_option("--seed", a.seed, "Seed of the split and of xgboost")
+      ->capture_default_str();
+  a.command
+      ->add_option("--validation-fraction", a.validation_fraction,
+                   "Share of rows held out for validation, in [0, 1)")
       ->capture_default_str();
   a.command->add_flag("-q,--quiet", a.quiet, "No progress output");
 }

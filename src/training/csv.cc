@@ -31,8 +31,8 @@ class CsvReader {
       record_line_ = line_;
       fields->clear();
       RETURN_IF_ERROR(ReadRecord(fields));
-      bool blank = fields->size() == 1 && (*fields)[0].find_first_not_of(" \t") == std::string::npos &&
-                   !last_was_quoted_;
+      bool blank = fields->size() == 1 &&
+                   (*fields)[0].find_first_not_of(" \t") == std::string::npos && !last_was_quoted_;
       if (!blank) return true;
     }
     return false;

@@ -34,9 +34,6 @@ class TrainedModelBase : public TrainedModel {
   Flavor flavor() const override { return flavor_; }
   Task task() const override { return task_; }
   const std::vector<std::string>& features() const override { return features_; }
-  const std::vector<std::pair<std::string, std::string>>& params() const override {
-    return params_;
-  }
   const std::vector<NamedValue>& final_metrics() const override { return final_metrics_; }
   const std::vector<double>& validation_predictions() const override { return valid_pred_; }
   int outputs() const override { return outputs_; }
@@ -51,12 +48,39 @@ class TrainedModelBase : public TrainedModel {
   Flavor flavor_ = Flavor::kXgboost;
   Task task_ = Task::kRegression;
   std::vector<std::string> features_;
-  std::vector<std::pair<std::string, std::string>> params_;
   std::vector<NamedValue> final_metrics_;
   std::vector<double> valid_pred_;
   int outputs_ = 1;
   int iterations_ = 0;
   std::vector<std::string> warnings_;
+};
+
+// The flavor-independent part of a trainer: the checked data, the task and
+// the effective parameters.
+class TrainerBase : public Trainer {
+ public:
+  TrainerBase(Flavor flavor, PreparedData data, Task task)
+      : flavor_(flavor), data_(std::move(data)), task_(task), params_(data_.params) {}
+  Flavor flavor() const override { return flavor_; }
+  const std::vector<std::pair<std::string, std::string>>& params() const override {
+    return params_;
+  }
+  const Split& split() const override { return data_.split; }
+  const std::vector<std::string>& features() const override { return data_.features; }
+  Task task() const override { return task_; }
+
+ protected:
+  // Copies what every trained model says about its training into `model`.
+  void Describe(TrainedModelBase& model) const {
+    model.flavor_ = flavor_;
+    model.task_ = task_;
+    model.features_ = data_.features;
+  }
+
+  const Flavor flavor_;
+  const PreparedData data_;
+  const Task task_;
+  std::vector<std::pair<std::string, std::string>> params_;
 };
 
 Result<std::unique_ptr<Trainer>> PrepareXgboost(PreparedData data, const TrainOptions& options);

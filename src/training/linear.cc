@@ -1,6 +1,6 @@
 // Linear and logistic regression with Eigen.
-#include <Eigen/Dense>
 #include <fmt/core.h>
+#include <Eigen/Dense>
 
 #include <cmath>
 
@@ -68,9 +68,9 @@ Result<LinearModel> FitLeastSquares(MatrixView x, std::span<const double> y, dou
   return m;
 }
 
-Result<LogisticFit> FitLogistic(MatrixView x, std::span<const double> y,
-                                const LogisticOptions& options,
-                                const std::function<Status(int, const LinearModel&)>& on_iteration) {
+Result<LogisticFit> FitLogistic(
+    MatrixView x, std::span<const double> y, const LogisticOptions& options,
+    const std::function<Status(int, const LinearModel&)>& on_iteration) {
   RETURN_IF_ERROR(CheckShape(x, y));
   if (!(options.alpha >= 0)) return Err(InvalidArgument("alpha must be >= 0"));
   const Eigen::Index n = x.rows, p = x.cols + 1;

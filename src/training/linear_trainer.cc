@@ -28,11 +28,10 @@ class LinearTrained final : public TrainedModelBase {
   }
 };
 
-class LinearTrainer final : public Trainer {
+class LinearTrainer final : public TrainerBase {
  public:
   LinearTrainer(PreparedData data, Task task, LogisticOptions logistic, double alpha)
-      : data_(std::move(data)), task_(task), logistic_(logistic), alpha_(alpha) {
-    params_ = data_.params;
+      : TrainerBase(Flavor::kLinear, std::move(data), task), logistic_(logistic), alpha_(alpha) {
     params_.emplace_back("task", task_ == Task::kBinary ? "binary_logistic" : "regression");
     params_.emplace_back("alpha", NumberText(task_ == Task::kBinary ? logistic_.alpha : alpha_));
     if (task_ == Task::kBinary) {
@@ -43,15 +42,6 @@ class LinearTrainer final : public Trainer {
       params_.emplace_back("solver", alpha_ == 0 ? "least_squares" : "ridge");
     }
   }
-
-  Flavor flavor() const override { return Flavor::kLinear; }
-  const std::vector<std::pair<std::string, std::string>>& params() const override {
-    return params_;
-  }
-
-  const Split& split() const override { return data_.split; }
-  const std::vector<std::string>& features() const override { return data_.features; }
-  Task task() const override { return task_; }
 
   Result<std::unique_ptr<TrainedModel>> Train(TrainingObserver* observer,
                                               const Clock& clock) override {
@@ -77,11 +67,10 @@ class LinearTrainer final : public Trainer {
       return observer->OnIteration(iteration, total, points);
     };
     if (task_ == Task::kBinary) {
-      ASSIGN_OR_RETURN(LogisticFit fit,
-                       FitLogistic(train, data_.y_train, logistic_,
-                                   [&](int it, const LinearModel& m) {
-                                     return report(it, logistic_.max_iter, m);
-                                   }));
+      ASSIGN_OR_RETURN(LogisticFit fit, FitLogistic(train, data_.y_train, logistic_,
+                                                    [&](int it, const LinearModel& m) {
+                                                      return report(it, logistic_.max_iter, m);
+                                                    }));
       trained->model = std::move(fit.model);
       trained->iterations_ = fit.iterations;
       if (!fit.converged) {
@@ -96,10 +85,7 @@ class LinearTrainer final : public Trainer {
       RETURN_IF_ERROR(report(1, 1, trained->model));
     }
     trained->model.features = data_.features;
-    trained->flavor_ = Flavor::kLinear;
-    trained->task_ = task_;
-    trained->features_ = data_.features;
-    trained->params_ = params_;
+    Describe(*trained);
     trained->outputs_ = 1;
     trained->Evaluate(data_, PredictLinear(trained->model, train),
                       PredictLinear(trained->model, valid));
@@ -107,11 +93,8 @@ class LinearTrainer final : public Trainer {
   }
 
  private:
-  PreparedData data_;
-  Task task_;
-  LogisticOptions logistic_;
-  double alpha_;
-  std::vector<std::pair<std::string, std::string>> params_;
+  const LogisticOptions logistic_;
+  const double alpha_;
 };
 
 }  // namespace
@@ -126,7 +109,8 @@ Result<std::unique_ptr<Trainer>> PrepareLinear(PreparedData data, const TrainOpt
       if (*alpha < 0) return Err(InvalidArgument("--param alpha must be >= 0"));
     } else if (key == "max_iter") {
       ASSIGN_OR_RETURN(int64_t v, ParseIntParam(key, value));
-      if (v < 1 || v > 100'000) return Err(InvalidArgument("--param max_iter must be in [1, 100000]"));
+      if (v < 1 || v > 100'000)
+        return Err(InvalidArgument("--param max_iter must be in [1, 100000]"));
       logistic.max_iter = static_cast<int>(v);
     } else if (key == "tol") {
       ASSIGN_OR_RETURN(logistic.tol, ParseDoubleParam(key, value));
@@ -148,8 +132,8 @@ Result<std::unique_ptr<Trainer>> PrepareLinear(PreparedData data, const TrainOpt
     }
     task = Task::kBinary;
   } else if (!task_name.empty()) {
-    return Err(InvalidArgument("--param task=" + task_name +
-                               ": expected regression or binary_logistic"));
+    return Err(
+        InvalidArgument("--param task=" + task_name + ": expected regression or binary_logistic"));
   }
   if (data.has_missing) {
     return Err(InvalidArgument(fmt::format(

@@ -45,8 +45,8 @@ std::string UtcTime(int64_t millis) {
 namespace internal {
 
 std::string YamlScalar(std::string_view s) {
-  static constexpr std::string_view kReserved[] = {"true", "false", "yes", "no",  "on",
-                                                   "off",  "null",  "y",   "n",   "~"};
+  static constexpr std::string_view kReserved[] = {"true", "false", "yes", "no", "on",
+                                                   "off",  "null",  "y",   "n",  "~"};
   bool plain = !s.empty() && (std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_');
   for (char c : s) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-' &&
@@ -55,7 +55,8 @@ std::string YamlScalar(std::string_view s) {
     }
   }
   std::string lower(s);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   for (std::string_view r : kReserved) plain = plain && lower != r;
   if (plain) return std::string(s);
   // Control characters need escapes: a JSON string is a valid YAML
@@ -75,7 +76,9 @@ std::string YamlScalar(std::string_view s) {
 
 }  // namespace internal
 
-std::string SignatureInputsJson(std::span<const std::string> features) { return ColSpecs(features); }
+std::string SignatureInputsJson(std::span<const std::string> features) {
+  return ColSpecs(features);
+}
 
 std::string SignatureOutputsJson(const TrainedModel& model) {
   if (model.task() != Task::kMulticlass) return ColSpecs(std::vector<std::string>{"prediction"});

@@ -78,9 +78,8 @@ std::string DatasetProfile(const Table& table) {
 
 // Everything after StartRun; any error here ends the run FAILED.
 Status RecordRun(Trainer& trainer, const Table& table, const RunRequest& request,
-                 const std::vector<std::pair<std::string, std::string>>& params,
-                 RunLogger& logger, TrainingObserver* progress, const Clock& clock,
-                 RunOutcome& outcome) {
+                 const std::vector<std::pair<std::string, std::string>>& params, RunLogger& logger,
+                 TrainingObserver* progress, const Clock& clock, RunOutcome& outcome) {
   RETURN_IF_ERROR(logger.LogParams(params));
   RETURN_IF_ERROR(logger.LogInput(request.dataset, DatasetSchema(table), DatasetProfile(table)));
   MetricRecorder recorder(logger, progress, request.metric_flush_every);
@@ -114,9 +113,9 @@ Result<RunOutcome> RunTraining(Trainer& trainer, const Table& table, const RunRe
   std::vector<std::pair<std::string, std::string>> params = MergedParams(trainer.params());
   for (const auto& [k, v] : params) {
     if (k.empty() || k.size() > kMaxParamKey || v.size() > kMaxParamValue) {
-      return Err(InvalidArgument(fmt::format(
-          "--param {}: keys are 1 to {} characters, values at most {}", k.substr(0, 40),
-          kMaxParamKey, kMaxParamValue)));
+      return Err(
+          InvalidArgument(fmt::format("--param {}: keys are 1 to {} characters, values at most {}",
+                                      k.substr(0, 40), kMaxParamKey, kMaxParamValue)));
     }
   }
   std::vector<Tag> tags = request.tags;

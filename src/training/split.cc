@@ -50,8 +50,7 @@ Result<Split> SplitRows(int64_t rows, double validation_fraction, uint64_t seed)
   std::iota(order.begin(), order.end(), 0);
   SplitMix64 rng(seed);
   for (int64_t i = rows - 1; i > 0; --i) {  // Fisher-Yates
-    std::swap(order[static_cast<size_t>(i)],
-              order[rng.Below(static_cast<uint64_t>(i) + 1)]);
+    std::swap(order[static_cast<size_t>(i)], order[rng.Below(static_cast<uint64_t>(i) + 1)]);
   }
   Split split;
   split.validation.assign(order.begin(), order.begin() + n_val);

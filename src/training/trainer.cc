@@ -37,8 +37,7 @@ Result<int64_t> ParseIntParam(std::string_view key, std::string_view value) {
   int64_t v = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
   if (ec != std::errc() || end != value.data() + value.size()) {
-    return Err(InvalidArgument(
-        fmt::format("--param {}={}: expected an integer", key, value)));
+    return Err(InvalidArgument(fmt::format("--param {}={}: expected an integer", key, value)));
   }
   return v;
 }
@@ -55,7 +54,8 @@ Result<double> ParseDoubleParam(std::string_view key, std::string_view value) {
 void TrainedModelBase::Evaluate(const PreparedData& data, const std::vector<double>& train_pred,
                                 std::vector<double> valid_pred) {
   final_metrics_ = EvaluateTask(task_, outputs_, data.y_train, train_pred, "train_");
-  std::vector<NamedValue> v = EvaluateTask(task_, outputs_, data.y_valid, valid_pred, "validation_");
+  std::vector<NamedValue> v =
+      EvaluateTask(task_, outputs_, data.y_valid, valid_pred, "validation_");
   final_metrics_.insert(final_metrics_.end(), v.begin(), v.end());
   valid_pred_ = std::move(valid_pred);
 }
@@ -65,8 +65,8 @@ void TrainedModelBase::Evaluate(const PreparedData& data, const std::vector<doub
 Result<Flavor> ParseFlavor(std::string_view name) {
   if (name == "xgboost") return Flavor::kXgboost;
   if (name == "linear") return Flavor::kLinear;
-  return Err(InvalidArgument("Unknown --flavor '" + std::string(name) +
-                             "' (known: xgboost, linear)"));
+  return Err(
+      InvalidArgument("Unknown --flavor '" + std::string(name) + "' (known: xgboost, linear)"));
 }
 
 Result<std::vector<std::string>> ColumnsToLoad(std::span<const std::string> header,
@@ -85,8 +85,8 @@ Result<std::vector<std::string>> ColumnsToLoad(std::span<const std::string> head
   if (!options.features.empty()) {
     for (const std::string& f : options.features) {
       if (!Contains(header, f)) {
-        return Err(InvalidArgument(fmt::format("Feature column '{}' is not in the data (columns: {})",
-                                               f, Listed(header))));
+        return Err(InvalidArgument(fmt::format(
+            "Feature column '{}' is not in the data (columns: {})", f, Listed(header))));
       }
       if (f == options.target) {
         return Err(InvalidArgument("The target '" + f + "' cannot also be a feature"));
@@ -94,9 +94,8 @@ Result<std::vector<std::string>> ColumnsToLoad(std::span<const std::string> head
     }
   }
   for (const std::string& c : header) {
-    bool wanted = c == options.target ||
-                  (options.features.empty() ? !Contains(options.exclude, c)
-                                            : Contains(options.features, c));
+    bool wanted = c == options.target || (options.features.empty() ? !Contains(options.exclude, c)
+                                                                   : Contains(options.features, c));
     if (wanted) keep.push_back(c);
   }
   if (keep.size() < 2) return Err(InvalidArgument("No feature columns left besides the target"));
@@ -129,15 +128,17 @@ Result<std::unique_ptr<Trainer>> PrepareTraining(const Table& table, const Train
     }
     feature_cols.push_back(static_cast<size_t>(c));
   }
-  if (data.features.empty()) return Err(InvalidArgument("No feature columns left besides the target"));
+  if (data.features.empty())
+    return Err(InvalidArgument("No feature columns left besides the target"));
   if (table.rows == 0) return Err(InvalidArgument("The data has no rows"));
 
   data.labels_binary = data.labels_integer = true;
   for (int64_t r = 0; r < table.rows; ++r) {
     double y = table.at(r, static_cast<size_t>(target));
     if (std::isnan(y)) {
-      return Err(InvalidArgument(fmt::format(
-          "The target '{}' is empty in data row {}: every row needs a label", options.target, r + 1)));
+      return Err(InvalidArgument(
+          fmt::format("The target '{}' is empty in data row {}: every row needs a label",
+                      options.target, r + 1)));
     }
     if (y != 0 && y != 1) data.labels_binary = false;
     if (y < 0 || y != std::floor(y)) data.labels_integer = false;
@@ -151,7 +152,8 @@ Result<std::unique_ptr<Trainer>> PrepareTraining(const Table& table, const Train
     }
   }
   ASSIGN_OR_RETURN(data.split, SplitRows(table.rows, options.validation_fraction, options.seed));
-  auto gather = [&](const std::vector<int64_t>& rows, std::vector<double>& x, std::vector<double>& y) {
+  auto gather = [&](const std::vector<int64_t>& rows, std::vector<double>& x,
+                    std::vector<double>& y) {
     x.reserve(rows.size() * feature_cols.size());
     y.reserve(rows.size());
     for (int64_t r : rows) {

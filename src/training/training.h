@@ -209,8 +209,6 @@ class TrainedModel {
   virtual Flavor flavor() const = 0;
   virtual Task task() const = 0;
   virtual const std::vector<std::string>& features() const = 0;
-  // Every effective parameter (given, inferred and defaulted), for the run.
-  virtual const std::vector<std::pair<std::string, std::string>>& params() const = 0;
   // train_* and validation_* metrics of the final model.
   virtual const std::vector<NamedValue>& final_metrics() const = 0;
   // The predictions training computed for the validation rows (Split order),
@@ -261,9 +259,9 @@ Result<std::vector<std::string>> ColumnsToLoad(std::span<const std::string> head
 struct PackageInfo {
   std::string run_id;
   std::string artifact_path = "model";
-  std::string model_uuid;        // 32 hex chars
-  int64_t created_millis = 0;    // utc_time_created
-  DatasetRef dataset;            // recorded in MLmodel metadata
+  std::string model_uuid;      // 32 hex chars
+  int64_t created_millis = 0;  // utc_time_created
+  DatasetRef dataset;          // recorded in MLmodel metadata
 };
 
 // The MLmodel YAML as MLflow 2.12 writes it: artifact_path, flavors,
@@ -315,10 +313,10 @@ class RunLogger {
 
 struct RunRequest {
   std::string experiment_name;
-  std::string run_name;       // empty: the server picks one
-  std::vector<Tag> tags;      // added to the run's tags (source, user, git commit)
+  std::string run_name;   // empty: the server picks one
+  std::vector<Tag> tags;  // added to the run's tags (source, user, git commit)
   DatasetRef dataset;
-  std::string model_uuid;     // for MLmodel
+  std::string model_uuid;       // for MLmodel
   int metric_flush_every = 50;  // iterations between metric uploads
 };
 

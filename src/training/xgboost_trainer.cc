@@ -62,18 +62,19 @@ Result<DMatrix> MakeDMatrix(const std::vector<double>& x, const std::vector<doub
                             const std::vector<std::string>& features, int nthread) {
   std::vector<float> values(x.begin(), x.end());
   DMatrixHandle h = nullptr;
-  RETURN_IF_ERROR(XgbStatus(
-      XGDMatrixCreateFromMat_omp(values.data(), y.size(), features.size(),
-                                 std::numeric_limits<float>::quiet_NaN(), &h, nthread),
-      "creating the data matrix"));
+  RETURN_IF_ERROR(
+      XgbStatus(XGDMatrixCreateFromMat_omp(values.data(), y.size(), features.size(),
+                                           std::numeric_limits<float>::quiet_NaN(), &h, nthread),
+                "creating the data matrix"));
   DMatrix m(h);
   std::vector<float> labels(y.begin(), y.end());
-  RETURN_IF_ERROR(XgbStatus(XGDMatrixSetFloatInfo(h, "label", labels.data(), labels.size()),
-                            "setting labels"));
+  RETURN_IF_ERROR(
+      XgbStatus(XGDMatrixSetFloatInfo(h, "label", labels.data(), labels.size()), "setting labels"));
   if (NamesUsable(features)) {
     auto names = CStrings(features);
-    RETURN_IF_ERROR(XgbStatus(
-        XGDMatrixSetStrFeatureInfo(h, "feature_name", names.data(), names.size()), "feature names"));
+    RETURN_IF_ERROR(
+        XgbStatus(XGDMatrixSetStrFeatureInfo(h, "feature_name", names.data(), names.size()),
+                  "feature names"));
   }
   return m;
 }
@@ -92,7 +93,8 @@ std::vector<NamedValue> ParseEval(std::string_view text) {
   size_t pos = text.find('\t');
   while (pos != std::string_view::npos) {
     size_t next = text.find('\t', pos + 1);
-    std::string_view item = text.substr(pos + 1, next == std::string_view::npos ? next : next - pos - 1);
+    std::string_view item =
+        text.substr(pos + 1, next == std::string_view::npos ? next : next - pos - 1);
     size_t colon = item.rfind(':');
     if (colon != std::string_view::npos) {
       out.push_back({std::string(item.substr(0, colon)),
@@ -133,28 +135,21 @@ class XgboostTrained final : public TrainedModelBase {
   }
 };
 
-class XgboostTrainer final : public Trainer {
+class XgboostTrainer final : public TrainerBase {
  public:
+  // extra_params: the booster's parameters and training's own, after the common ones.
   XgboostTrainer(PreparedData data, Task task, int classes, int rounds,
                  std::optional<int> early_stopping, DMatrix train, DMatrix valid, Booster booster,
-                 std::vector<std::pair<std::string, std::string>> params)
-      : data_(std::move(data)),
-        task_(task),
+                 const std::vector<std::pair<std::string, std::string>>& extra_params)
+      : TrainerBase(Flavor::kXgboost, std::move(data), task),
         classes_(classes),
         rounds_(rounds),
         early_stopping_(early_stopping),
         train_(std::move(train)),
         valid_(std::move(valid)),
-        booster_(std::move(booster)),
-        params_(std::move(params)) {}
-
-  Flavor flavor() const override { return Flavor::kXgboost; }
-  const std::vector<std::pair<std::string, std::string>>& params() const override {
-    return params_;
+        booster_(std::move(booster)) {
+    params_.insert(params_.end(), extra_params.begin(), extra_params.end());
   }
-  const Split& split() const override { return data_.split; }
-  const std::vector<std::string>& features() const override { return data_.features; }
-  Task task() const override { return task_; }
 
   Result<std::unique_ptr<TrainedModel>> Train(TrainingObserver* observer,
                                               const Clock& clock) override {
@@ -169,8 +164,8 @@ class XgboostTrainer final : public Trainer {
                                 fmt::format("boosting round {}", iter + 1)));
       ran = iter + 1;
       const char* eval = nullptr;
-      RETURN_IF_ERROR(XgbStatus(XGBoosterEvalOneIter(booster_.get(), iter, dmats, names, n_eval, &eval),
-                                "evaluating"));
+      RETURN_IF_ERROR(XgbStatus(
+          XGBoosterEvalOneIter(booster_.get(), iter, dmats, names, n_eval, &eval), "evaluating"));
       std::vector<NamedValue> values = ParseEval(eval);
       std::vector<MetricPoint> points;
       const int64_t now = clock.NowMillis();
@@ -201,10 +196,7 @@ class XgboostTrainer final : public Trainer {
       trained->warnings_.push_back(
           fmt::format("early stopping: kept the best {} of {} rounds run", kept, ran));
     }
-    trained->flavor_ = Flavor::kXgboost;
-    trained->task_ = task_;
-    trained->features_ = data_.features;
-    trained->params_ = params_;
+    Describe(*trained);
     trained->iterations_ = kept;
     trained->outputs_ = task_ == Task::kMulticlass ? classes_ : 1;
     ASSIGN_OR_RETURN(std::vector<double> train_pred, Predict(train_.get()));
@@ -233,21 +225,19 @@ class XgboostTrainer final : public Trainer {
     const bst_ulong* shape = nullptr;
     bst_ulong dim = 0;
     const float* result = nullptr;
-    RETURN_IF_ERROR(XgbStatus(XGBoosterPredictFromDMatrix(booster_.get(), m, config, &shape, &dim, &result),
-                              "predicting"));
+    RETURN_IF_ERROR(
+        XgbStatus(XGBoosterPredictFromDMatrix(booster_.get(), m, config, &shape, &dim, &result),
+                  "predicting"));
     bst_ulong n = 1;
     for (bst_ulong i = 0; i < dim; ++i) n *= shape[i];
     return std::vector<double>(result, result + n);
   }
 
-  PreparedData data_;
-  Task task_;
-  int classes_;
-  int rounds_;
-  std::optional<int> early_stopping_;
+  const int classes_;
+  const int rounds_;
+  const std::optional<int> early_stopping_;
   DMatrix train_, valid_;
   Booster booster_;
-  std::vector<std::pair<std::string, std::string>> params_;
 };
 
 }  // namespace
@@ -296,7 +286,8 @@ Result<std::unique_ptr<Trainer>> PrepareXgboost(PreparedData data, const TrainOp
     rounds = options.rounds;
   }
   if (early_stopping && data.y_valid.empty()) {
-    return Err(InvalidArgument("early_stopping_rounds needs validation rows (--validation-fraction > 0)"));
+    return Err(
+        InvalidArgument("early_stopping_rounds needs validation rows (--validation-fraction > 0)"));
   }
   // Inferred objective: a 0/1 target is a binary classification; multiclass
   // only when asked for (a few integer values may as well be a count).
@@ -313,7 +304,8 @@ Result<std::unique_ptr<Trainer>> PrepareXgboost(PreparedData data, const TrainOp
     task = Task::kBinary;
   } else if (objective == "multi:softprob") {
     if (!data.labels_integer) {
-      return Err(InvalidArgument("objective multi:softprob needs integer class labels 0, 1, 2, ..."));
+      return Err(
+          InvalidArgument("objective multi:softprob needs integer class labels 0, 1, 2, ..."));
     }
     int64_t needed = static_cast<int64_t>(data.max_label) + 1;
     if (!num_class) {
@@ -347,8 +339,9 @@ Result<std::unique_ptr<Trainer>> PrepareXgboost(PreparedData data, const TrainOp
   }
   if (NamesUsable(data.features)) {
     auto names = CStrings(data.features);
-    RETURN_IF_ERROR(XgbStatus(
-        XGBoosterSetStrFeatureInfo(bh, "feature_name", names.data(), names.size()), "feature names"));
+    RETURN_IF_ERROR(
+        XgbStatus(XGBoosterSetStrFeatureInfo(bh, "feature_name", names.data(), names.size()),
+                  "feature names"));
   }
   // Configuring and evaluating the empty model checks every parameter
   // (names of objectives and metrics, value types) before any run exists.
@@ -360,14 +353,13 @@ Result<std::unique_ptr<Trainer>> PrepareXgboost(PreparedData data, const TrainOp
   RETURN_IF_ERROR(XgbStatus(XGBoosterEvalOneIter(bh, 0, cache, names, valid ? 2 : 1, &eval),
                             "checking the evaluation metrics"));
 
-  std::vector<std::pair<std::string, std::string>> params = data.params;
-  params.insert(params.end(), passed.begin(), passed.end());
+  std::vector<std::pair<std::string, std::string>> params = passed;
   const int n_rounds = rounds.value_or(100);
   params.emplace_back("num_boost_round", std::to_string(n_rounds));
   if (early_stopping) params.emplace_back("early_stopping_rounds", std::to_string(*early_stopping));
   return std::unique_ptr<Trainer>(std::make_unique<XgboostTrainer>(
       std::move(data), task, classes, n_rounds, early_stopping, std::move(train), std::move(valid),
-      std::move(booster), std::move(params)));
+      std::move(booster), params));
 }
 
 }  // namespace mlforge::training::internal

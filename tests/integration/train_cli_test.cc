@@ -51,7 +51,8 @@ std::string RegressionCsv() {
   std::string csv = "x1,x2,target\n";
   for (int i = 0; i < 120; ++i) {
     double x1 = i % 12, x2 = std::cos(i * 0.5);
-    csv += std::to_string(x1) + "," + std::to_string(x2) + "," + std::to_string(4 + 1.5 * x1 - 2 * x2) + "\n";
+    csv += std::to_string(x1) + "," + std::to_string(x2) + "," +
+           std::to_string(4 + 1.5 * x1 - 2 * x2) + "\n";
   }
   return csv;
 }
@@ -101,20 +102,22 @@ TEST_P(TrainCliTest, XgboostFromADatasetVersionRecordsAndRegisters) {
   CommandResult push = Mlforge(dir.path(), "data push --remote " + url);
   ASSERT_EQ(push.exit_code, 0) << push.output;
   http::Client client("127.0.0.1", server.port());
-  json::Value version = GetOk(client, "/api/2.0/mlforge/datasets/versions/get?name=churn&version=1");
+  json::Value version =
+      GetOk(client, "/api/2.0/mlforge/datasets/versions/get?name=churn&version=1");
   const std::string version_id = Str(*version.Find("version"), "version_id");
   ASSERT_EQ(version_id.size(), 64u);
 
-  // nthread=1: libgomp's spin-waiting makes multithreaded boosting crawl on a
-  // busy CI machine.
-  CommandResult train = Mlforge(
-      dir.path(), "train --data dataset:churn@1 --target y --flavor xgboost --rounds 20 --param nthread=1 "
-                  "--param max_depth=3 --param eta=0.3 --experiment churn-exp --register churn "
-                  "--server " + url);
+  CommandResult train =
+      Mlforge(dir.path(),
+              "train --data dataset:churn@1 --target y --flavor xgboost --rounds 20 "
+              "--param max_depth=3 --param eta=0.3 --experiment churn-exp --register churn "
+              "--server " +
+                  url);
   ASSERT_EQ(train.exit_code, 0) << train.output;
   const std::string run_id = RunIdOf(train.output);
   ASSERT_FALSE(run_id.empty()) << train.output;
-  EXPECT_NE(train.output.find("registered model 'churn' version 1"), std::string::npos) << train.output;
+  EXPECT_NE(train.output.find("registered model 'churn' version 1"), std::string::npos)
+      << train.output;
 
   json::Value run = GetOk(client, "/api/2.0/mlflow/runs/get?run_id=" + run_id);
   const json::Value& info = *run.Find("run")->Find("info");
@@ -163,13 +166,15 @@ TEST_P(TrainCliTest, XgboostFromADatasetVersionRecordsAndRegisters) {
   ASSERT_EQ(lineage.Find("model_versions")->items().size(), 1u);
 
   // The package: MLmodel and model.json under model/.
-  json::Value listing = GetOk(client, "/api/2.0/mlflow/artifacts/list?run_id=" + run_id + "&path=model");
+  json::Value listing =
+      GetOk(client, "/api/2.0/mlflow/artifacts/list?run_id=" + run_id + "&path=model");
   std::set<std::string> files;
   for (const json::Value& f : listing.Find("files")->items()) files.insert(Str(f, "path"));
   EXPECT_EQ(files, (std::set<std::string>{"model/MLmodel", "model/model.json"}));
   auto mlmodel = client.Get("/get-artifact?run_id=" + run_id + "&path=model/MLmodel");
   ASSERT_TRUE(mlmodel.has_value());
-  EXPECT_NE(mlmodel->body.find("loader_module: mlflow.xgboost"), std::string::npos) << mlmodel->body;
+  EXPECT_NE(mlmodel->body.find("loader_module: mlflow.xgboost"), std::string::npos)
+      << mlmodel->body;
   EXPECT_NE(mlmodel->body.find("run_id: '" + run_id + "'"), std::string::npos) << mlmodel->body;
   EXPECT_NE(mlmodel->body.find(version_id), std::string::npos);
   auto model_json = client.Get("/get-artifact?run_id=" + run_id + "&path=model/model.json");
@@ -182,10 +187,11 @@ TEST_P(TrainCliTest, XgboostFromADatasetVersionRecordsAndRegisters) {
   EXPECT_EQ(Str(*mv.Find("model_version"), "run_id"), run_id);
   EXPECT_EQ(Str(*mv.Find("model_version"), "source"), "runs:/" + run_id + "/model");
   EXPECT_EQ(Str(*mv.Find("model_version"), "status"), "READY");
-  json::Value uri = GetOk(client, "/api/2.0/mlflow/model-versions/get-download-uri?name=churn&version=1");
-  auto pinned = client.Get("/api/2.0/mlflow-artifacts/artifacts/" +
-                           Str(uri, "artifact_uri").substr(std::string("mlflow-artifacts:/").size()) +
-                           "/MLmodel");
+  json::Value uri =
+      GetOk(client, "/api/2.0/mlflow/model-versions/get-download-uri?name=churn&version=1");
+  auto pinned = client.Get(
+      "/api/2.0/mlflow-artifacts/artifacts/" +
+      Str(uri, "artifact_uri").substr(std::string("mlflow-artifacts:/").size()) + "/MLmodel");
   ASSERT_TRUE(pinned.has_value());
   EXPECT_EQ(pinned->status, 200);
   EXPECT_EQ(pinned->body, mlmodel->body);
@@ -204,8 +210,10 @@ TEST_P(TrainCliTest, XgboostFromADatasetVersionRecordsAndRegisters) {
     }
   }
   std::ofstream(dir.path() / "features.csv") << features;
-  CommandResult predict = Mlforge(dir.path(), "predict -q -m models:/churn/1 -i features.csv -o out.csv "
-                                              "--threads 1 --server " + url);
+  CommandResult predict = Mlforge(dir.path(),
+                                  "predict -q -m models:/churn/1 -i features.csv -o out.csv "
+                                  "--threads 1 --server " +
+                                      url);
   ASSERT_EQ(predict.exit_code, 0) << predict.output;
   std::ifstream out(dir.path() / "out.csv");
   std::string line;
@@ -220,10 +228,13 @@ TEST_P(TrainCliTest, XgboostFromADatasetVersionRecordsAndRegisters) {
   EXPECT_GT(right, 280u);
 
   // A second training registers version 2 of the same model.
-  CommandResult again = Mlforge(dir.path(), "train -q --data dataset:churn --target y --rounds 5 --param nthread=1 "
-                                            "--experiment churn-exp --register churn --server " + url);
+  CommandResult again = Mlforge(dir.path(),
+                                "train -q --data dataset:churn --target y --rounds 5 "
+                                "--experiment churn-exp --register churn --server " +
+                                    url);
   ASSERT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_NE(again.output.find("registered model 'churn' version 2"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("registered model 'churn' version 2"), std::string::npos)
+      << again.output;
 }
 
 TEST_P(TrainCliTest, LinearFromALocalCsv) {
@@ -231,8 +242,10 @@ TEST_P(TrainCliTest, LinearFromALocalCsv) {
   const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
   TempDir dir;
   std::ofstream(dir.path() / "prices.csv") << RegressionCsv();
-  CommandResult train = Mlforge(dir.path(), "train --data prices.csv --target target --flavor linear "
-                                            "--experiment prices --run-name ols --server " + url);
+  CommandResult train = Mlforge(dir.path(),
+                                "train --data prices.csv --target target --flavor linear "
+                                "--experiment prices --run-name ols --server " +
+                                    url);
   ASSERT_EQ(train.exit_code, 0) << train.output;
   const std::string run_id = RunIdOf(train.output);
   ASSERT_FALSE(run_id.empty()) << train.output;
@@ -247,8 +260,8 @@ TEST_P(TrainCliTest, LinearFromALocalCsv) {
     if (Str(m, "key") == "validation_r2") r2 = m.Find("value")->as_double();
   }
   EXPECT_NEAR(r2, 1.0, 1e-6);
-  json::Value history =
-      GetOk(client, "/api/2.0/mlflow/metrics/get-history?run_id=" + run_id + "&metric_key=train-rmse");
+  json::Value history = GetOk(
+      client, "/api/2.0/mlflow/metrics/get-history?run_id=" + run_id + "&metric_key=train-rmse");
   EXPECT_EQ(history.Find("metrics")->items().size(), 1u);
 
   // The digest is the version id `mlforge data add` gives the same file.
@@ -257,13 +270,15 @@ TEST_P(TrainCliTest, LinearFromALocalCsv) {
   std::string text((std::istreambuf_iterator<char>(pointer)), std::istreambuf_iterator<char>());
   std::smatch m;
   ASSERT_TRUE(std::regex_search(text, m, std::regex("sha256: ([0-9a-f]{64})"))) << text;
-  const json::Value& ds = *run.Find("run")->Find("inputs")->Find("dataset_inputs")->items()[0].Find("dataset");
+  const json::Value& ds =
+      *run.Find("run")->Find("inputs")->Find("dataset_inputs")->items()[0].Find("dataset");
   EXPECT_EQ(Str(ds, "digest"), m[1].str().substr(0, 36));
   EXPECT_EQ(Str(ds, "name"), "prices.csv");
   EXPECT_EQ(Str(ds, "source_type"), "local");
   // Pushed later as a dataset version, the file links back to the run.
   ASSERT_EQ(Mlforge(dir.path(), "data push --remote " + url).exit_code, 0);
-  json::Value lineage = GetOk(client, "/api/2.0/mlforge/lineage/dataset-version?version_id=" + m[1].str());
+  json::Value lineage =
+      GetOk(client, "/api/2.0/mlforge/lineage/dataset-version?version_id=" + m[1].str());
   ASSERT_EQ(lineage.Find("runs")->items().size(), 1u);
   EXPECT_EQ(Str(lineage.Find("runs")->items()[0], "run_id"), run_id);
 
@@ -295,9 +310,11 @@ TEST_P(TrainCliTest, BadInvocationsRecordNothing) {
   } cases[] = {
       {"train --data d.csv --target nope" + common, "Target column 'nope' is not in the data"},
       {"train --data bad.csv --target y" + common, "line 3, column 'y' (2): 'x' is not a number"},
-      {"train --data gaps.csv --target y --flavor linear" + common, "Column 'a' is empty in data row 2"},
+      {"train --data gaps.csv --target y --flavor linear" + common,
+       "Column 'a' is empty in data row 2"},
       {"train --data d.csv --target y --param max_depth=abc" + common, "max_depth"},
-      {"train --data d.csv --target y --param eta" + common, "Bad --param 'eta': expected KEY=VALUE"},
+      {"train --data d.csv --target y --param eta" + common,
+       "Bad --param 'eta': expected KEY=VALUE"},
       {"train --data d.csv --target y --flavor forest" + common, "Unknown --flavor 'forest'"},
       {"train --data missing.csv --target y" + common, "No file 'missing.csv'"},
       {"train --data dataset:nosuch@1 --target y" + common, "404"},
@@ -314,9 +331,11 @@ TEST_P(TrainCliTest, BadInvocationsRecordNothing) {
 
   // No server listening: a clear message, exit 1.
   server.Stop();
-  CommandResult r = Mlforge(dir.path(), "train --data d.csv --target y --experiment e --server " + url);
+  CommandResult r =
+      Mlforge(dir.path(), "train --data d.csv --target y --experiment e --server " + url);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.output.find("cannot reach the tracking server at " + url), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cannot reach the tracking server at " + url), std::string::npos)
+      << r.output;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TrainCliTest,

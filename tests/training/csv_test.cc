@@ -71,7 +71,8 @@ TEST(CsvTest, OnlyKeptColumnsAreParsed) {
 
 TEST(CsvTest, BadHeaders) {
   EXPECT_EQ(ReadCsvHeader("").error().message(), "The CSV data is empty: no header row");
-  EXPECT_EQ(ReadCsvHeader("a,,b\n").error().message(), "line 1: column 2 has no name in the header");
+  EXPECT_EQ(ReadCsvHeader("a,,b\n").error().message(),
+            "line 1: column 2 has no name in the header");
   EXPECT_EQ(ReadCsvHeader("a,b,a\n").error().message(),
             "line 1: column 'a' appears twice in the header");
   EXPECT_FALSE(ParseCsv("a,b\n\"1,2\n").has_value());  // unclosed quote

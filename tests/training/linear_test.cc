@@ -78,7 +78,8 @@ TEST(LinearTest, LogisticMatchesScipy) {
     EXPECT_LT(fit->iterations, 30);  // Newton: a handful of steps
     EXPECT_NEAR(fit->model.intercept, c.Find("intercept")->as_double(), 1e-6) << o.alpha;
     std::vector<double> coef = Doubles(*c.Find("coef"));
-    for (size_t j = 0; j < coef.size(); ++j) EXPECT_NEAR(fit->model.coef[j], coef[j], 1e-6) << o.alpha;
+    for (size_t j = 0; j < coef.size(); ++j)
+      EXPECT_NEAR(fit->model.coef[j], coef[j], 1e-6) << o.alpha;
   }
 }
 
@@ -105,7 +106,8 @@ TEST(LinearTest, IterationCallbackCanStopTheFit) {
 }
 
 TEST(LinearTest, ModelFileFormat) {
-  LinearModel m{.task = Task::kBinary, .features = {"a", "b"}, .coef = {0.5, -2}, .intercept = 0.25};
+  LinearModel m{
+      .task = Task::kBinary, .features = {"a", "b"}, .coef = {0.5, -2}, .intercept = 0.25};
   auto v = json::Parse(EncodeLinearModel(m));
   ASSERT_TRUE(v.has_value());
   EXPECT_EQ(v->Find("format")->as_string(), "mlforge.linear/1");
@@ -147,7 +149,8 @@ TEST(LinearTest, PrepareChecksParamsAndMissingValues) {
 
 TEST(LinearTest, TrainsRegressionAndInfersLogistic) {
   std::vector<std::vector<double>> rows;
-  for (int i = 0; i < 100; ++i) rows.push_back({double(i % 10), double(i / 10), 1 + 2.0 * (i % 10) - 0.5 * (i / 10)});
+  for (int i = 0; i < 100; ++i)
+    rows.push_back({double(i % 10), double(i / 10), 1 + 2.0 * (i % 10) - 0.5 * (i / 10)});
   Table t = MakeTable({"a", "b", "y"}, rows);
   FakeClock clock;
   auto trainer = PrepareTraining(t, TrainOptions{.flavor = Flavor::kLinear, .target = "y"});
@@ -167,7 +170,8 @@ TEST(LinearTest, TrainsRegressionAndInfersLogistic) {
 
   std::vector<std::vector<double>> cls;
   for (int i = 0; i < 60; ++i) cls.push_back({double(i % 7) - 3 + 0.3 * (i % 2), double(i % 2)});
-  auto logistic = PrepareTraining(MakeTable({"a", "y"}, cls), TrainOptions{.flavor = Flavor::kLinear, .target = "y"});
+  auto logistic = PrepareTraining(MakeTable({"a", "y"}, cls),
+                                  TrainOptions{.flavor = Flavor::kLinear, .target = "y"});
   ASSERT_TRUE(logistic.has_value()) << logistic.error().message();
   EXPECT_EQ((*logistic)->task(), Task::kBinary);
   bool alpha_default = false;

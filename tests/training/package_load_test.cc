@@ -24,8 +24,7 @@ Table Data(int rows, bool classes3 = false) {
   return t;
 }
 
-void ExpectServedLikeTrained(const Table& t, TrainOptions o, std::string_view flavor,
-                             int outputs) {
+void ExpectServedLikeTrained(const Table& t, TrainOptions o, std::string_view flavor, int outputs) {
   FakeClock clock;
   auto trainer = PrepareTraining(t, o);
   ASSERT_TRUE(trainer.has_value()) << trainer.error().message();
@@ -34,7 +33,8 @@ void ExpectServedLikeTrained(const Table& t, TrainOptions o, std::string_view fl
   auto files = BuildPackage(**model, PackageInfo{.run_id = "r", .model_uuid = "u"});
   ASSERT_TRUE(files.has_value());
   testing::TempDir dir;
-  for (const PackageFile& f : *files) std::ofstream(dir.path() / f.path, std::ios::binary) << f.bytes;
+  for (const PackageFile& f : *files)
+    std::ofstream(dir.path() / f.path, std::ios::binary) << f.bytes;
 
   auto runtime = serving::LoadModelPackage(dir.path());
   ASSERT_TRUE(runtime.has_value()) << runtime.error().message();
@@ -66,7 +66,8 @@ TEST(PackageLoadTest, XgboostBinary) {
 
 TEST(PackageLoadTest, XgboostRegressionWithEarlyStopping) {
   Table t = Data(300);
-  for (int64_t r = 0; r < t.rows; ++r) t.values[static_cast<size_t>(r) * 4 + 3] = t.at(r, 0) * 3 + t.at(r, 2);
+  for (int64_t r = 0; r < t.rows; ++r)
+    t.values[static_cast<size_t>(r) * 4 + 3] = t.at(r, 0) * 3 + t.at(r, 2);
   ExpectServedLikeTrained(
       t,
       {.target = "y",

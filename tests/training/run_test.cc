@@ -72,12 +72,12 @@ Table Data() {
 }
 
 RunRequest Request() {
-  return RunRequest{.experiment_name = "exp",
-                    .tags = {{"mlflow.source.name", "test"}},
-                    .dataset = {.name = "d.csv", .digest = "abcd1234", .source_type = "local",
-                                .source = "{}"},
-                    .model_uuid = "u",
-                    .metric_flush_every = 4};
+  return RunRequest{
+      .experiment_name = "exp",
+      .tags = {{"mlflow.source.name", "test"}},
+      .dataset = {.name = "d.csv", .digest = "abcd1234", .source_type = "local", .source = "{}"},
+      .model_uuid = "u",
+      .metric_flush_every = 4};
 }
 
 std::string TagValue(const std::vector<Tag>& tags, std::string_view key) {
@@ -105,9 +105,16 @@ TEST(RunTrainingTest, RecordsEverythingInOrder) {
   EXPECT_EQ(TagValue(logger.tags, "mlforge.training.dataset"), "d.csv@abcd1234");
   EXPECT_EQ(TagValue(logger.tags, "mlflow.source.name"), "test");
   // Metrics go up every 4 iterations: 10 iterations = 3 batches, then the final metrics.
-  std::vector<std::string> expected = {"start",   "params",  "input",   "metrics",
-                                       "metrics", "metrics", "metrics", "upload model/model.json",
-                                       "upload model/MLmodel", "end FINISHED"};
+  std::vector<std::string> expected = {"start",
+                                       "params",
+                                       "input",
+                                       "metrics",
+                                       "metrics",
+                                       "metrics",
+                                       "metrics",
+                                       "upload model/model.json",
+                                       "upload model/MLmodel",
+                                       "end FINISHED"};
   EXPECT_EQ(logger.calls, expected);
   // A key given twice is one param.
   auto eval = std::find_if(logger.params.begin(), logger.params.end(),
@@ -183,8 +190,10 @@ TEST(RunTrainingTest, LinearPackageAndLossHistory) {
 
 TEST(RunTrainingTest, OverlongParamRefusedBeforeTheRun) {
   Table t = Data();
-  auto trainer = PrepareTraining(
-      t, {.target = "y", .params = {{"nthread", "1"}, {"custom", std::string(7000, 'x')}}, .rounds = 1});
+  auto trainer =
+      PrepareTraining(t, {.target = "y",
+                          .params = {{"nthread", "1"}, {"custom", std::string(7000, 'x')}},
+                          .rounds = 1});
   ASSERT_TRUE(trainer.has_value()) << trainer.error().message();
   FakeLogger logger;
   FakeClock clock;

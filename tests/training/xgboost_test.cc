@@ -1,6 +1,6 @@
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 #include <xgboost/c_api.h>
-#include <fmt/core.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -136,10 +136,12 @@ TEST(XgboostTest, Regression) {
 TEST(XgboostTest, BadParamsFailBeforeTraining) {
   Table t = Separable(50);
   auto err = [&](std::vector<std::pair<std::string, std::string>> params, int rounds = 0) {
-    auto r = PrepareTraining(t, OneThread({.target = "y", .params = std::move(params), .rounds = rounds}));
+    auto r = PrepareTraining(
+        t, OneThread({.target = "y", .params = std::move(params), .rounds = rounds}));
     return r.has_value() ? std::string("ok") : r.error().message();
   };
-  EXPECT_NE(err({{"max_depth", "abc"}}).find("max_depth"), std::string::npos) << err({{"max_depth", "abc"}});
+  EXPECT_NE(err({{"max_depth", "abc"}}).find("max_depth"), std::string::npos)
+      << err({{"max_depth", "abc"}});
   EXPECT_NE(err({{"objective", "reg:nonsense"}}).find("Unknown objective"), std::string::npos)
       << err({{"objective", "reg:nonsense"}});
   EXPECT_NE(err({{"eval_metric", "nonsense"}}).find("nonsense"), std::string::npos);
@@ -148,8 +150,8 @@ TEST(XgboostTest, BadParamsFailBeforeTraining) {
   EXPECT_EQ(err({{"num_boost_round", "10"}}, 20), "--rounds and --param num_boost_round disagree");
   EXPECT_NE(err({{"objective", "multi:softmax"}}).find("multi:softprob"), std::string::npos);
   Table reg = Regression(20);
-  auto binary =
-      PrepareTraining(reg, OneThread({.target = "y", .params = {{"objective", "binary:logistic"}}}));
+  auto binary = PrepareTraining(
+      reg, OneThread({.target = "y", .params = {{"objective", "binary:logistic"}}}));
   ASSERT_FALSE(binary.has_value());
   EXPECT_EQ(binary.error().message(), "objective binary:logistic needs a target of 0 and 1 only");
   auto early = PrepareTraining(t, OneThread({.target = "y",
@@ -163,14 +165,16 @@ TEST(XgboostTest, EarlyStoppingKeepsTheBestRounds) {
   uint64_t seed = 9;
   Table t{.columns = {"a", "b", "y"}, .rows = 200};
   for (int i = 0; i < 200; ++i) {
-    t.values.insert(t.values.end(), {Uniform(seed), Uniform(seed), Uniform(seed) > 0.5 ? 1.0 : 0.0});
+    t.values.insert(t.values.end(),
+                    {Uniform(seed), Uniform(seed), Uniform(seed) > 0.5 ? 1.0 : 0.0});
   }
   Recorder rec;
-  auto m = MustTrain(t,
-                     {.target = "y",
-                      .params = {{"early_stopping_rounds", "5"}, {"eta", "0.5"}, {"max_depth", "6"}},
-                      .rounds = 300},
-                     &rec);
+  auto m =
+      MustTrain(t,
+                {.target = "y",
+                 .params = {{"early_stopping_rounds", "5"}, {"eta", "0.5"}, {"max_depth", "6"}},
+                 .rounds = 300},
+                &rec);
   ASSERT_NE(m, nullptr);
   EXPECT_LT(rec.iterations.size(), 300u);
   const int best = static_cast<int>(Metric(*m, "best_iteration"));
@@ -204,8 +208,9 @@ TEST(XgboostTest, SavedModelPredictsWhatTrainingComputed) {
   ASSERT_EQ(XGBoosterLoadModelFromBuffer(h, json.data(), json.size()), 0);
   ASSERT_EQ(XGBoosterSetParam(h, "nthread", "1"), 0);
   const bst_ulong n = trainer->split().validation.size();
-  ASSERT_EQ(XGDMatrixCreateFromMat_omp(rows.data(), n, 3, std::numeric_limits<float>::quiet_NaN(), &d, 1),
-            0);
+  ASSERT_EQ(
+      XGDMatrixCreateFromMat_omp(rows.data(), n, 3, std::numeric_limits<float>::quiet_NaN(), &d, 1),
+      0);
   bst_ulong len = 0;
   const float* out = nullptr;
   ASSERT_EQ(XGBoosterPredict(h, d, 0, 0, 0, &len, &out), 0);
@@ -253,7 +258,9 @@ TEST(XgboostTest, PackageIsAnMlflowModel) {
   PackageInfo info{.run_id = "0123456789abcdef0123456789abcdef",
                    .model_uuid = "fedcba9876543210fedcba9876543210",
                    .created_millis = 1'700'000'000'123,
-                   .dataset = {.name = "churn's data", .digest = "ab12", .source_type = "local",
+                   .dataset = {.name = "churn's data",
+                               .digest = "ab12",
+                               .source_type = "local",
                                .source = R"({"uri": "/tmp/x.csv"})"}};
   auto files = BuildPackage(*m, info);
   ASSERT_TRUE(files.has_value());
@@ -274,7 +281,8 @@ TEST(XgboostTest, PackageIsAnMlflowModel) {
   XGBoostVersion(&major, &minor, &patch);
   EXPECT_EQ(xgb["xgb_version"].as<std::string>(), fmt::format("{}.{}.{}", major, minor, patch));
   EXPECT_TRUE(xgb["code"].IsNull());
-  EXPECT_EQ(root["flavors"]["python_function"]["loader_module"].as<std::string>(), "mlflow.xgboost");
+  EXPECT_EQ(root["flavors"]["python_function"]["loader_module"].as<std::string>(),
+            "mlflow.xgboost");
   EXPECT_EQ(root["flavors"]["python_function"]["data"].as<std::string>(), "model.json");
   YAML::Node dataset = root["metadata"]["mlforge"]["training_dataset"];
   EXPECT_EQ(dataset["name"].as<std::string>(), "churn's data");
