@@ -65,13 +65,16 @@ void WalkSteps(const A& a, const B& b, Fn&& fn) {
 
 // The KS statistic as scipy.stats.ks_2samp computes it (cdf differences at
 // every data point; ties and location resolved like numpy's argmax over
-// concatenate([sorted a, sorted b])).
+// concatenate([sorted a, sorted b])), and scipy.stats.wasserstein_distance,
+// from one walk over the two step CDFs.
 template <typename A, typename B>
-KsResult KsStatistic(const A& a, const B& b) {
+KsResult KsAndWasserstein(const A& a, const B& b, double* wasserstein) {
   double na = a.total(), nb = b.total();
   // Best differences among points of a and of b, first (smallest) value wins.
   double max_a = -2, max_b = -2, min_a = 2, min_b = 2;
   double loc_max_a = kNaN, loc_max_b = kNaN, loc_min_a = kNaN, loc_min_b = kNaN;
+  double area = 0, prev_v = 0, prev_gap = 0;
+  bool first = true;
   WalkSteps(a, b, [&](double v, double ca, double cb, bool in_a, bool in_b) {
     double diff = ca / na - cb / nb;
     if (in_a) {
@@ -82,7 +85,12 @@ KsResult KsStatistic(const A& a, const B& b) {
       if (diff > max_b) max_b = diff, loc_max_b = v;
       if (diff < min_b) min_b = diff, loc_min_b = v;
     }
+    if (!first) area += prev_gap * (v - prev_v);
+    first = false;
+    prev_v = v;
+    prev_gap = std::abs(diff);
   });
+  if (wasserstein) *wasserstein = area;
   double max_s = std::max(max_a, max_b);
   double loc_max = max_a == max_s ? loc_max_a : loc_max_b;
   double min_raw = std::min(min_a, min_b);
@@ -99,21 +107,6 @@ KsResult KsStatistic(const A& a, const B& b) {
     r.sign = 1;
   }
   return r;
-}
-
-// scipy.stats.wasserstein_distance on two step CDFs.
-template <typename A, typename B>
-double Wasserstein(const A& a, const B& b) {
-  double na = a.total(), nb = b.total();
-  double sum = 0, prev_v = 0, prev_diff = 0;
-  bool first = true;
-  WalkSteps(a, b, [&](double v, double ca, double cb, bool, bool) {
-    if (!first) sum += prev_diff * (v - prev_v);
-    first = false;
-    prev_v = v;
-    prev_diff = std::abs(ca / na - cb / nb);
-  });
-  return sum;
 }
 
 // Runs fn(i) for i in [0, n) on up to `threads` threads (the caller is one).
@@ -134,5 +127,9 @@ void ParallelFor(size_t n, int threads, Fn&& fn) {
 }
 
 bool IsMissingText(std::string_view s);
+
+// The finite values of `in`, sorted, into *out; *dropped gets how many were
+// not finite. Thread-safe (scratch buffers are per thread).
+void SortFinite(std::span<const double> in, std::vector<double>* out, uint64_t* dropped);
 
 }  // namespace mlforge::monitor::internal

@@ -94,7 +94,7 @@ class QuantileSketch {
   void Compress();
   void CompactLevel(size_t level);
   size_t Capacity(size_t level) const;
-  void UpdateLevel0Capacity();
+  void UpdateCapacities();
   bool Coin();
 
   int k_;
@@ -103,7 +103,9 @@ class QuantileSketch {
   double max_ = 0;
   // levels_[h] holds values of weight 2^h; level 0 is unsorted, the others sorted.
   std::vector<std::vector<double>> levels_;
+  std::vector<size_t> capacities_;  // per level, recomputed when levels are added
   size_t level0_capacity_ = 0;
+  std::vector<double> scratch_;  // reused by compactions
   // Sums over compactions of w and w^2: the error budget (class comment).
   double sum_w_ = 0;
   double sum_w2_ = 0;
