@@ -137,12 +137,23 @@ int Generate(const std::string& dir, int64_t rows, int cols) {
   return 0;
 }
 
+double CpuSeconds(clockid_t clock) {
+  timespec ts;
+  clock_gettime(clock, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+double ThreadCpuSeconds() { return CpuSeconds(CLOCK_THREAD_CPUTIME_ID); }
+double ProcessCpuSeconds() { return CpuSeconds(CLOCK_PROCESS_CPUTIME_ID); }
+
+// Wall seconds, and CPU seconds of all threads: on a shared machine the wall
+// time depends on the neighbours, the CPU time on the code.
 int Run(const std::string& dir, int repeat, int threads) {
-  std::vector<double> parse_s, report_s;
+  std::vector<double> parse_s, report_s, parse_cpu, report_cpu;
   Result<monitor::Table> ref, cur;
   for (int i = 0; i < repeat; ++i) {
     ref = cur = monitor::Table{};
     auto t = Clock::now();
+    double c = ProcessCpuSeconds();
     monitor::CsvOptions ro;
     ro.threads = threads;
     ref = monitor::ReadCsv(dir + "/ref.csv", ro);
@@ -159,14 +170,17 @@ int Run(const std::string& dir, int repeat, int threads) {
       return 1;
     }
     parse_s.push_back(Since(t));
+    parse_cpu.push_back(ProcessCpuSeconds() - c);
   }
   Result<monitor::DriftReport> report;
   for (int i = 0; i < repeat; ++i) {
     monitor::DriftOptions o;
     o.threads = threads;
     auto t = Clock::now();
+    double c = ProcessCpuSeconds();
     report = monitor::CompareTables(*ref, *cur, o);
     report_s.push_back(Since(t));
+    report_cpu.push_back(ProcessCpuSeconds() - c);
     if (!report) {
       std::fprintf(stderr, "%s\n", report.error().message().c_str());
       return 1;
@@ -178,14 +192,9 @@ int Run(const std::string& dir, int repeat, int threads) {
   for (double s : parse_s) std::printf(" %.3f", s);
   std::printf("\nreport_runs");
   for (double s : report_s) std::printf(" %.3f", s);
-  std::printf("\nfeatures_drifted %d of %d\n", report->features_drifted, report->features_tested);
+  std::printf("\nparse_cpu_seconds %.3f\nreport_cpu_seconds %.3f\n", Median(parse_cpu), Median(report_cpu));
+  std::printf("features_drifted %d of %d\n", report->features_drifted, report->features_tested);
   return 0;
-}
-
-double ThreadCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 // Wall and on-CPU time per value: on a shared machine the CPU time is the

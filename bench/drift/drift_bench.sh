@@ -43,6 +43,9 @@ echo "html_kib $(( $(stat -c %s "$work/e2e.html") / 1024 ))"
 "$bench" sketch
 
 report=$(awk '/^report_seconds/{print $2}' "$work/ours.txt")
+report_cpu=$(awk '/^report_cpu_seconds/{print $2}' "$work/ours.txt")
 scipy=$(awk '/^scipy_seconds/{print $2}' "$work/scipy.txt")
+scipy_cpu=$(awk '/^scipy_cpu_seconds/{print $2}' "$work/scipy.txt")
 echo
-echo "drift report: $report s (floor < 5 s); scipy: $scipy s; scipy / mlforge = $(echo "scale=1; $scipy / $report" | bc -l)x (floor >= 20x)"
+echo "drift report: $report s wall, $report_cpu s CPU on $(nproc) cores (floor < 5 s); scipy: $scipy s wall, $scipy_cpu s CPU"
+echo "scipy / mlforge: $(echo "scale=1; $scipy / $report" | bc -l)x wall, $(echo "scale=1; $scipy_cpu / $report_cpu" | bc -l)x CPU (floor >= 20x)"
