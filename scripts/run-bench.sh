@@ -35,9 +35,9 @@ start_mlforge() {  # $1 = backend uri, $2 = dir
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
 echo "# date: $(date -u +%Y-%m-%dT%H:%MZ)"
 
-# BENCH_ONLY=tracking or BENCH_ONLY=data runs one of the two benches.
+# BENCH_ONLY=tracking, data or drift runs one of the benches.
 only=${BENCH_ONLY:-all}
-if [[ "$only" != data ]]; then
+if [[ "$only" == all || "$only" == tracking ]]; then
 start_mlforge "sqlite:///$work/sqlite/mlforge.db" "$work/sqlite"
 taskset -c 1 "$bench" --port "$port" --label mlforge-sqlite --seconds "$seconds"
 taskset -c 0 "$bench" --raw-sqlite "$work/raw.db"
@@ -63,6 +63,13 @@ fi
 fi
 
 # bench/data: `mlforge data` beside openssl dgst and cp (docs/benchmarks.md).
-[[ "$only" == tracking ]] && exit 0
-echo
-"$root/bench/data/data_bench.sh" "$build"
+if [[ "$only" == all || "$only" == data ]]; then
+  echo
+  "$root/bench/data/data_bench.sh" "$build"
+fi
+
+# bench/drift: the drift report beside scipy on the same data (docs/benchmarks.md).
+if [[ "$only" == all || "$only" == drift ]]; then
+  echo
+  "$root/bench/drift/drift_bench.sh" "$build"
+fi

@@ -64,8 +64,41 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
+// Plain decimals ("-12.345") with at most 15 digits: the digits as an
+// integer (exact below 2^53) divided by an exact power of ten is one
+// correctly rounded operation, so the result is the double strtod returns
+// (Clinger's fast path). Anything else goes to std::from_chars.
+bool FastDecimal(std::string_view s, double* out) {
+  static constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+                                      1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  size_t i = 0;
+  bool neg = false;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
+  uint64_t mantissa = 0;
+  int digits = 0, fraction = -1;
+  size_t start = i;
+  for (; i < s.size(); ++i) {
+    char c = s[i];
+    if (c >= '0' && c <= '9') {
+      mantissa = mantissa * 10 + static_cast<uint64_t>(c - '0');
+      if (++digits > 15) return false;
+      if (fraction >= 0) ++fraction;
+    } else if (c == '.' && fraction < 0) {
+      fraction = 0;
+    } else {
+      return false;
+    }
+  }
+  if (digits == 0 || i == start) return false;
+  double v = static_cast<double>(mantissa);
+  if (fraction > 0) v /= kPow10[fraction];
+  *out = neg ? -v : v;
+  return true;
+}
+
 bool ParseNumber(std::string_view s, double* out) {
   s = Trim(s);
+  if (FastDecimal(s, out)) return true;
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
   if (s.empty()) return false;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);

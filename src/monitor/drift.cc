@@ -197,7 +197,7 @@ void CompareNumeric(FeatureDrift& f, const A& ref, const B& cur, const std::vect
   f.kind = ColumnKind::kNumeric;
   DriftStats& s = f.stats;
   uint64_t n_ref = f.reference.count, n_cur = f.current.count;
-  KsResult ks = internal::KsStatistic(ref, cur);
+  KsResult ks = internal::KsAndWasserstein(ref, cur, &s.wasserstein);
   bool exact = false;
   s.ks_p_value = KsTwoSamplePValue(ks.statistic, n_ref, n_cur, &exact);
   s.ks_statistic = ks.statistic;
@@ -205,7 +205,6 @@ void CompareNumeric(FeatureDrift& f, const A& ref, const B& cur, const std::vect
     uint64_t lcm = n_ref / std::gcd(n_ref, n_cur) * n_cur;
     s.ks_statistic = std::nearbyint(ks.statistic * static_cast<double>(lcm)) / static_cast<double>(lcm);
   }
-  s.wasserstein = internal::Wasserstein(ref, cur);
   s.wasserstein_normed = s.wasserstein / std::max(f.reference.std, kMinNormStd);
   s.psi = Psi(ref_bins, cur_bins);
   s.jensen_shannon = JensenShannonDistance(ref_bins, cur_bins, 2);
@@ -246,27 +245,25 @@ void SummarizeSorted(const std::vector<double>& sorted, uint64_t missing, Column
   if (sorted.empty()) return;
   s->min = sorted.front();
   s->max = sorted.back();
-  long double sum = 0;
-  for (double v : sorted) sum += v;
-  double mean = static_cast<double>(sum / static_cast<long double>(sorted.size()));
-  long double ss = 0;
-  for (double v : sorted) ss += static_cast<long double>(v - mean) * (v - mean);
+  // Two passes in double with four running sums (like numpy's pairwise sum,
+  // the error stays far below the 1e-12 the tests ask for).
+  auto sum4 = [&](auto term) {
+    double acc[4] = {0, 0, 0, 0};
+    size_t n = sorted.size(), i = 0;
+    for (; i + 4 <= n; i += 4) {
+      for (int k = 0; k < 4; ++k) acc[k] += term(sorted[i + static_cast<size_t>(k)]);
+    }
+    for (; i < n; ++i) acc[0] += term(sorted[i]);
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  };
+  double n = static_cast<double>(sorted.size());
+  double mean = sum4([](double v) { return v; }) / n;
+  double ss = sum4([mean](double v) { return (v - mean) * (v - mean); });
   s->mean = mean;
-  s->std = std::sqrt(static_cast<double>(ss / static_cast<long double>(sorted.size())));
+  s->std = std::sqrt(ss / n);
   s->p25 = QuantileSorted(sorted, 0.25);
   s->median = QuantileSorted(sorted, 0.5);
   s->p75 = QuantileSorted(sorted, 0.75);
-}
-
-std::vector<double> FiniteSorted(const std::vector<double>& values, uint64_t* missing) {
-  std::vector<double> out;
-  out.reserve(values.size());
-  for (double v : values) {
-    if (std::isfinite(v)) out.push_back(v);
-  }
-  *missing = values.size() - out.size();
-  SortDoubles(out);
-  return out;
 }
 
 std::vector<double> BinCounts(const std::vector<double>& sorted, const std::vector<double>& edges) {
@@ -295,11 +292,21 @@ CdfView SortedCdf(const std::vector<double>& sorted) {
 // most max_unique of them.
 bool SmallCardinality(const std::vector<double>& a, const std::vector<double>& b, int max_unique,
                       CategoricalInput* in) {
+  // Most numeric columns have many values: find out from the first few.
+  auto few = [max_unique](const std::vector<double>& v) {
+    int distinct = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+      if ((i == 0 || v[i] != v[i - 1]) && ++distinct > max_unique) return false;
+      // Sorted: jump over a run of equal values.
+      i = static_cast<size_t>(std::upper_bound(v.begin() + static_cast<ptrdiff_t>(i), v.end(), v[i]) - v.begin()) - 1;
+    }
+    return true;
+  };
+  if (!few(a) || !few(b)) return false;
   int distinct = 0;
-  bool small = true;
   internal::WalkSteps(internal::Unweighted{a}, internal::Unweighted{b},
-                      [&](double, double, double, bool, bool) { small = small && ++distinct <= max_unique; });
-  if (!small) return false;
+                      [&](double, double, double, bool, bool) { ++distinct; });
+  if (distinct > max_unique) return false;
   double prev_a = 0, prev_b = 0;
   internal::WalkSteps(internal::Unweighted{a}, internal::Unweighted{b},
                       [&](double v, double ca, double cb, bool in_a, bool) {
@@ -315,9 +322,11 @@ bool SmallCardinality(const std::vector<double>& a, const std::vector<double>& b
 
 void CompareRawColumn(const Column& rc, const Column& cc, const DriftOptions& o, FeatureDrift& f) {
   if (rc.kind == ColumnKind::kNumeric && cc.kind == ColumnKind::kNumeric) {
-    uint64_t ref_missing, cur_missing;
-    std::vector<double> ref = FiniteSorted(rc.numbers, &ref_missing);
-    std::vector<double> cur = FiniteSorted(cc.numbers, &cur_missing);
+    // Per-thread buffers: a column's sorted copies are only needed while it is compared.
+    thread_local std::vector<double> ref, cur;
+    uint64_t ref_missing = 0, cur_missing = 0;
+    internal::SortFinite(rc.numbers, &ref, &ref_missing);
+    internal::SortFinite(cc.numbers, &cur, &cur_missing);
     SummarizeSorted(ref, ref_missing, &f.reference);
     SummarizeSorted(cur, cur_missing, &f.current);
     if (ref.empty() || cur.empty()) return;

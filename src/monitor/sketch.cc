@@ -35,7 +35,8 @@ Result<double> NumberField(const json::Value& v, std::string_view key) {
 
 QuantileSketch::QuantileSketch(int k, uint64_t seed)
     : k_(std::clamp(k, kMinK, kMaxK)), levels_(1), rng_(seed) {
-  UpdateLevel0Capacity();
+  UpdateCapacities();
+  levels_[0].reserve(level0_capacity_);
 }
 
 bool QuantileSketch::Coin() {
@@ -44,14 +45,21 @@ bool QuantileSketch::Coin() {
   return SplitMix(rng_) >> 63;
 }
 
-size_t QuantileSketch::Capacity(size_t level) const {
-  // Levels shrink geometrically below the top one (KLL's c = 2/3), never below 8.
-  size_t depth = levels_.size() - 1 - level;
-  double cap = std::ceil(k_ * std::pow(kCapacityDecay, static_cast<double>(depth)));
-  return std::max(kMinLevelCapacity, static_cast<size_t>(cap));
-}
+size_t QuantileSketch::Capacity(size_t level) const { return capacities_[level]; }
 
-void QuantileSketch::UpdateLevel0Capacity() { level0_capacity_ = Capacity(0); }
+void QuantileSketch::UpdateCapacities() {
+  // Levels shrink geometrically below the top one (KLL's c = 2/3), never
+  // below 8; level 0 is kept at k or more so that values arrive in batches
+  // (fewer, larger compactions of weight 1: the same bound, less work).
+  capacities_.resize(levels_.size());
+  for (size_t h = 0; h < levels_.size(); ++h) {
+    size_t depth = levels_.size() - 1 - h;
+    double cap = std::ceil(k_ * std::pow(kCapacityDecay, static_cast<double>(depth)));
+    capacities_[h] = std::max(kMinLevelCapacity, static_cast<size_t>(cap));
+  }
+  capacities_[0] = std::max(capacities_[0], static_cast<size_t>(k_));
+  level0_capacity_ = capacities_[0];
+}
 
 size_t QuantileSketch::retained() const {
   size_t n = 0;
@@ -60,19 +68,30 @@ size_t QuantileSketch::retained() const {
 }
 
 void QuantileSketch::CompactLevel(size_t h) {
-  if (h + 1 == levels_.size()) levels_.emplace_back();  // before taking references into levels_
+  if (h + 1 == levels_.size()) {
+    levels_.emplace_back();  // before taking references into levels_
+    UpdateCapacities();
+  }
   std::vector<double>& buf = levels_[h];
   if (h == 0) std::sort(buf.begin(), buf.end());
   // An odd value out stays behind at this level; the rest pair up.
   size_t start = buf.size() % 2;
   size_t offset = Coin() ? 1 : 0;
-  std::vector<double> promoted;
-  promoted.reserve((buf.size() - start) / 2);
-  for (size_t i = start + offset; i < buf.size(); i += 2) promoted.push_back(buf[i]);
   std::vector<double>& up = levels_[h + 1];
-  size_t mid = up.size();
-  up.insert(up.end(), promoted.begin(), promoted.end());
-  std::inplace_merge(up.begin(), up.begin() + static_cast<ptrdiff_t>(mid), up.end());
+  scratch_.clear();
+  scratch_.reserve(up.size() + buf.size() / 2);
+  size_t i = start + offset, j = 0;
+  while (i < buf.size() && j < up.size()) {
+    if (buf[i] < up[j]) {
+      scratch_.push_back(buf[i]);
+      i += 2;
+    } else {
+      scratch_.push_back(up[j++]);
+    }
+  }
+  for (; i < buf.size(); i += 2) scratch_.push_back(buf[i]);
+  scratch_.insert(scratch_.end(), up.begin() + static_cast<ptrdiff_t>(j), up.end());
+  up.swap(scratch_);
   double w = std::ldexp(1.0, static_cast<int>(h));
   sum_w_ += w;
   sum_w2_ += w * w;
@@ -91,7 +110,6 @@ void QuantileSketch::Compress() {
     }
     if (!compacted) break;
   }
-  UpdateLevel0Capacity();
 }
 
 Status QuantileSketch::Merge(const QuantileSketch& other) {
@@ -103,7 +121,10 @@ Status QuantileSketch::Merge(const QuantileSketch& other) {
   if (count_ == 0 || other.min_ < min_) min_ = other.min_;
   if (count_ == 0 || other.max_ > max_) max_ = other.max_;
   count_ += other.count_;
-  if (other.levels_.size() > levels_.size()) levels_.resize(other.levels_.size());
+  if (other.levels_.size() > levels_.size()) {
+    levels_.resize(other.levels_.size());
+    UpdateCapacities();
+  }
   for (size_t h = 0; h < other.levels_.size(); ++h) {
     std::vector<double>& mine = levels_[h];
     size_t mid = mine.size();
@@ -252,7 +273,7 @@ Result<QuantileSketch> QuantileSketch::FromJson(const json::Value& v) {
     ASSIGN_OR_RETURN(s.min_, NumberField(v, "min"));
     ASSIGN_OR_RETURN(s.max_, NumberField(v, "max"));
   }
-  s.UpdateLevel0Capacity();
+  s.UpdateCapacities();
   return s;
 }
 

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 #include "monitor/monitor.h"
@@ -139,6 +141,44 @@ TEST(Csv, ReadsFiles) {
   std::ofstream(dir.path() / "empty.csv");
   EXPECT_FALSE(ReadCsv(dir.path() / "empty.csv").has_value());
   EXPECT_FALSE(ReadCsv(dir.path()).has_value());  // a directory
+}
+
+}  // namespace
+}  // namespace mlforge::monitor
+
+namespace mlforge::monitor {
+namespace {
+
+TEST(Csv, NumbersAreExactlyWhatStrtodReads) {
+  // Plain decimals take a fast path; it must give strtod's double, bit for bit.
+  std::string text = "x\n";
+  std::vector<std::string> fields;
+  uint64_t state = 12345;
+  auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return state >> 11;
+  };
+  for (int i = 0; i < 20000; ++i) {
+    int digits = 1 + static_cast<int>(next() % 17);
+    std::string d;
+    for (int k = 0; k < digits; ++k) d += static_cast<char>('0' + next() % 10);
+    int point = static_cast<int>(next() % (digits + 1));
+    std::string f = (next() % 2 ? "-" : "") + d.substr(0, static_cast<size_t>(point)) + "." +
+                    d.substr(static_cast<size_t>(point));
+    if (next() % 5 == 0) f += "e" + std::to_string(static_cast<int>(next() % 40) - 20);
+    fields.push_back(f);
+    text += f + "\n";
+  }
+  fields.insert(fields.end(), {"-0", "0.5", "1.", "+3.25", "123456789012345", "0.1", "9007199254740993"});
+  for (size_t i = fields.size() - 7; i < fields.size(); ++i) text += fields[i] + "\n";
+  auto t = ParseCsv(text, "n.csv");
+  ASSERT_TRUE(t.has_value()) << t.error().message();
+  ASSERT_EQ(t->columns[0].kind, ColumnKind::kNumeric);
+  for (size_t i = 0; i < fields.size(); ++i) {
+    double want = std::strtod(fields[i].c_str(), nullptr);
+    double got = t->columns[0].numbers[i];
+    ASSERT_EQ(std::memcmp(&want, &got, sizeof(double)), 0) << fields[i] << ": " << got << " vs " << want;
+  }
 }
 
 }  // namespace
