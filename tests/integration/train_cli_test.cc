@@ -242,6 +242,13 @@ TEST_P(TrainCliTest, LinearFromALocalCsv) {
   const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
   TempDir dir;
   std::ofstream(dir.path() / "prices.csv") << RegressionCsv();
+  // Run inside a git checkout: the run records its commit.
+  CommandResult git = Mlforge(dir.path(),
+                              "--version && git init -q && git -c user.name=t "
+                              "-c user.email=t@example.com commit -q --allow-empty "
+                              "-m init && git rev-parse HEAD");
+  ASSERT_EQ(git.exit_code, 0) << git.output;
+  const std::string commit = git.output.substr(git.output.size() - 41, 40);
   CommandResult train = Mlforge(dir.path(),
                                 "train --data prices.csv --target target --flavor linear "
                                 "--experiment prices --run-name ols --server " +
@@ -251,6 +258,8 @@ TEST_P(TrainCliTest, LinearFromALocalCsv) {
   ASSERT_FALSE(run_id.empty()) << train.output;
   http::Client client("127.0.0.1", server.port());
   json::Value run = GetOk(client, "/api/2.0/mlflow/runs/get?run_id=" + run_id);
+  EXPECT_EQ(KeyValues(run.Find("run")->Find("data")->Find("tags"))["mlflow.source.git.commit"],
+            commit);
   EXPECT_EQ(Str(*run.Find("run")->Find("info"), "run_name"), "ols");
   auto params = KeyValues(run.Find("run")->Find("data")->Find("params"));
   EXPECT_EQ(params["task"], "regression");
