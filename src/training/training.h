@@ -202,7 +202,7 @@ class TrainingObserver {
   virtual Status OnIteration(int iteration, int total, std::span<const MetricPoint> metrics) = 0;
 };
 
-// A model trained and evaluated, not yet packaged.
+// A model trained and evaluated, not yet packaged. Immutable; thread-safe.
 class TrainedModel {
  public:
   virtual ~TrainedModel() = default;

@@ -261,7 +261,7 @@ TEST(XgboostTest, PackageIsAnMlflowModel) {
                    .dataset = {.name = "churn's data",
                                .digest = "ab12",
                                .source_type = "local",
-                               .source = R"({"uri": "/tmp/x.csv"})"}};
+                               .source = R"({"uri": "data/x.csv"})"}};
   auto files = BuildPackage(*m, info);
   ASSERT_TRUE(files.has_value());
   ASSERT_EQ(files->size(), 2u);
