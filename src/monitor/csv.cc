@@ -160,6 +160,18 @@ const char* ReadField(const char* p, const char* end, std::string_view* value, s
   return p;
 }
 
+// After a field: true if another field of the record follows (p moves past
+// the comma); false at the end of the record (p moves past CR LF / LF).
+bool NextField(const char*& p, const char* end) {
+  if (p < end && *p == ',') {
+    ++p;
+    return true;
+  }
+  if (p < end && *p == '\r') ++p;
+  if (p < end && *p == '\n') ++p;
+  return false;
+}
+
 struct Plan {
   std::string_view text;
   std::vector<std::string> names;  // selected columns, output order
@@ -235,13 +247,7 @@ void ParseChunk(const Plan& plan, Chunk& chunk) {
         }
       }
       ++field;
-      if (p < end && *p == ',') {
-        ++p;
-        continue;
-      }
-      if (p < end && *p == '\r') ++p;
-      if (p < end && *p == '\n') ++p;
-      break;
+      if (!NextField(p, end)) break;
     }
     if (field != plan.fields) {
       return fail(rec, "expected " + std::to_string(plan.fields) + " fields (as in the header), found " +
@@ -326,13 +332,7 @@ Result<Table> ParseImpl(std::string_view text, std::string_view label, const Csv
       return Err(InvalidArgument(at(static_cast<size_t>(start - text.data())) + ": header: " + why));
     }
     header.emplace_back(Trim(value));
-    if (p < end && *p == ',') {
-      ++p;
-      continue;
-    }
-    if (p < end && *p == '\r') ++p;
-    if (p < end && *p == '\n') ++p;
-    break;
+    if (!NextField(p, end)) break;
   }
   std::unordered_map<std::string_view, size_t> by_name;
   for (size_t i = 0; i < header.size(); ++i) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 #include <numeric>
+#include <type_traits>
 #include <unordered_map>
 
 #include <fmt/core.h>
@@ -590,6 +591,58 @@ void Finish(DriftReport& r) {
   }
 }
 
+// What CompareTables and CompareProfiles share: schema findings, the columns
+// compared in parallel, the correction and the verdict. Source is a Table or
+// a DatasetProfile; compare fills one FeatureDrift from a pair of columns.
+template <typename Source, typename CompareFn>
+Result<DriftReport> CompareAll(const Source& reference, const Source& current, int64_t ref_rows, int64_t cur_rows,
+                               const DriftOptions& o, CompareFn compare) {
+  RETURN_IF_ERROR(CheckOptions(o));
+  std::vector<std::string> names;
+  for (const auto& c : reference.columns) names.push_back(c.name);
+  ASSIGN_OR_RETURN(std::vector<Selected> selected, SelectColumns(names, o));
+  DriftReport r;
+  r.options = o;
+  r.reference_rows = ref_rows;
+  r.current_rows = cur_rows;
+  for (const auto& c : current.columns) {
+    if (o.columns.empty() && reference.Find(c.name) == nullptr) {
+      r.quality.push_back({c.name, "new_column", "column is not in the reference"});
+    }
+  }
+  using Item = std::remove_cvref_t<decltype(reference.columns.front())>;
+  std::vector<std::pair<const Item*, const Item*>> pairs;
+  for (const Selected& s : selected) {
+    const Item* rc = reference.Find(s.name);
+    const Item* cc = current.Find(s.name);
+    if (cc == nullptr) {
+      r.quality.push_back({s.name, "missing_column", "column is missing from the current data"});
+      continue;
+    }
+    if constexpr (std::is_same_v<Item, Column>) {
+      if (cc->invalid > 0) {
+        r.quality.push_back({s.name, "type_mismatch",
+                             fmt::format("{} values are not numbers (first: {})", cc->invalid, cc->first_invalid)});
+      }
+    }
+    if (rc->kind != cc->kind) {
+      r.quality.push_back({s.name, "type_mismatch",
+                           "reference is " + std::string(ColumnKindName(rc->kind)) + ", current is " +
+                               std::string(ColumnKindName(cc->kind))});
+    }
+    FeatureDrift f;
+    f.column = s.name;
+    f.role = s.role;
+    f.kind = rc->kind;
+    r.columns.push_back(std::move(f));
+    pairs.emplace_back(rc, cc);
+  }
+  internal::ParallelFor(pairs.size(), o.threads,
+                        [&](size_t i) { compare(*pairs[i].first, *pairs[i].second, o, r.columns[i]); });
+  Finish(r);
+  return r;
+}
+
 }  // namespace
 
 std::string_view DriftMethodName(DriftMethod m) {
@@ -629,94 +682,17 @@ bool MethodGivesPValue(DriftMethod m) {
 }
 
 Result<DriftReport> CompareTables(const Table& reference, const Table& current, const DriftOptions& o) {
-  RETURN_IF_ERROR(CheckOptions(o));
   if (reference.rows == 0) return Err(InvalidArgument("the reference data has no rows"));
   if (current.rows == 0) return Err(InvalidArgument("the current data has no rows"));
-  std::vector<std::string> names;
-  for (const Column& c : reference.columns) names.push_back(c.name);
-  ASSIGN_OR_RETURN(std::vector<Selected> selected, SelectColumns(names, o));
-  DriftReport r;
-  r.options = o;
-  r.reference_rows = reference.rows;
-  r.current_rows = current.rows;
-  for (const Column& c : current.columns) {
-    if (o.columns.empty() && reference.Find(c.name) == nullptr) {
-      r.quality.push_back({c.name, "new_column", "column is not in the reference"});
-    }
-  }
-  std::vector<std::pair<const Column*, const Column*>> pairs;
-  for (const Selected& s : selected) {
-    const Column* rc = reference.Find(s.name);
-    const Column* cc = current.Find(s.name);
-    if (cc == nullptr) {
-      r.quality.push_back({s.name, "missing_column", "column is missing from the current data"});
-      continue;
-    }
-    if (cc->invalid > 0) {
-      r.quality.push_back({s.name, "type_mismatch",
-                           fmt::format("{} values are not numbers (first: {})", cc->invalid, cc->first_invalid)});
-    }
-    if (rc->kind != cc->kind) {
-      r.quality.push_back({s.name, "type_mismatch",
-                           "reference is " + std::string(ColumnKindName(rc->kind)) + ", current is " +
-                               std::string(ColumnKindName(cc->kind))});
-    }
-    FeatureDrift f;
-    f.column = s.name;
-    f.role = s.role;
-    f.kind = rc->kind;
-    r.columns.push_back(std::move(f));
-    pairs.emplace_back(rc, cc);
-  }
-  internal::ParallelFor(pairs.size(), o.threads, [&](size_t i) {
-    CompareRawColumn(*pairs[i].first, *pairs[i].second, o, r.columns[i]);
-  });
-  Finish(r);
-  return r;
+  return CompareAll(reference, current, reference.rows, current.rows, o, CompareRawColumn);
 }
 
 Result<DriftReport> CompareProfiles(const DatasetProfile& reference, const DatasetProfile& current,
                                     const DriftOptions& o) {
-  RETURN_IF_ERROR(CheckOptions(o));
   if (reference.rows == 0) return Err(InvalidArgument("the reference profile has no rows"));
   if (current.rows == 0) return Err(InvalidArgument("the current profile has no rows"));
-  std::vector<std::string> names;
-  for (const ColumnProfile& c : reference.columns) names.push_back(c.name);
-  ASSIGN_OR_RETURN(std::vector<Selected> selected, SelectColumns(names, o));
-  DriftReport r;
-  r.options = o;
-  r.reference_rows = static_cast<int64_t>(reference.rows);
-  r.current_rows = static_cast<int64_t>(current.rows);
-  for (const ColumnProfile& c : current.columns) {
-    if (o.columns.empty() && reference.Find(c.name) == nullptr) {
-      r.quality.push_back({c.name, "new_column", "column is not in the reference"});
-    }
-  }
-  std::vector<std::pair<const ColumnProfile*, const ColumnProfile*>> pairs;
-  for (const Selected& s : selected) {
-    const ColumnProfile* rp = reference.Find(s.name);
-    const ColumnProfile* cp = current.Find(s.name);
-    if (cp == nullptr) {
-      r.quality.push_back({s.name, "missing_column", "column is missing from the current data"});
-      continue;
-    }
-    if (rp->kind != cp->kind) {
-      r.quality.push_back({s.name, "type_mismatch",
-                           "reference is " + std::string(ColumnKindName(rp->kind)) + ", current is " +
-                               std::string(ColumnKindName(cp->kind))});
-    }
-    FeatureDrift f;
-    f.column = s.name;
-    f.role = s.role;
-    f.kind = rp->kind;
-    r.columns.push_back(std::move(f));
-    pairs.emplace_back(rp, cp);
-  }
-  internal::ParallelFor(pairs.size(), o.threads, [&](size_t i) {
-    CompareProfileColumn(*pairs[i].first, *pairs[i].second, o, r.columns[i]);
-  });
-  Finish(r);
-  return r;
+  return CompareAll(reference, current, static_cast<int64_t>(reference.rows), static_cast<int64_t>(current.rows),
+                    o, CompareProfileColumn);
 }
 
 }  // namespace mlforge::monitor

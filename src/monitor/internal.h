@@ -64,6 +64,30 @@ void WalkSteps(const A& a, const B& b, Fn&& fn) {
   }
 }
 
+// scipy's choice between the largest positive and negative ECDF differences
+// (each side's first location wins), from the extremes of a walk.
+template <typename T>
+KsResult KsFromExtremes(T max_a, double loc_max_a, T max_b, double loc_max_b, T min_a, double loc_min_a,
+                        T min_b, double loc_min_b, double scale) {
+  T max_n = std::max(max_a, max_b);
+  double loc_max = max_a == max_n ? loc_max_a : loc_max_b;
+  T min_n = std::min(min_a, min_b);
+  double loc_min = min_a == min_n ? loc_min_a : loc_min_b;
+  double max_s = static_cast<double>(max_n) / scale;
+  double min_s = std::clamp(-static_cast<double>(min_n) / scale, 0.0, 1.0);
+  KsResult r;
+  if (min_s > max_s) {
+    r.statistic = min_s;
+    r.location = loc_min;
+    r.sign = -1;
+  } else {
+    r.statistic = max_s;
+    r.location = loc_max;
+    r.sign = 1;
+  }
+  return r;
+}
+
 // The KS statistic as scipy.stats.ks_2samp computes it (cdf differences at
 // every data point; ties and location resolved like numpy's argmax over
 // concatenate([sorted a, sorted b])), and scipy.stats.wasserstein_distance,
@@ -92,22 +116,7 @@ KsResult KsAndWasserstein(const A& a, const B& b, double* wasserstein) {
     prev_gap = std::abs(diff);
   });
   if (wasserstein) *wasserstein = area;
-  double max_s = std::max(max_a, max_b);
-  double loc_max = max_a == max_s ? loc_max_a : loc_max_b;
-  double min_raw = std::min(min_a, min_b);
-  double loc_min = min_a == min_raw ? loc_min_a : loc_min_b;
-  double min_s = std::clamp(-min_raw, 0.0, 1.0);
-  KsResult r;
-  if (min_s > max_s) {
-    r.statistic = min_s;
-    r.location = loc_min;
-    r.sign = -1;
-  } else {
-    r.statistic = max_s;
-    r.location = loc_max;
-    r.sign = 1;
-  }
-  return r;
+  return KsFromExtremes(max_a, loc_max_a, max_b, loc_max_b, min_a, loc_min_a, min_b, loc_min_b, 1.0);
 }
 
 // The same for raw sorted samples, in integer counts: D and the Wasserstein
@@ -144,29 +153,7 @@ inline KsResult KsAndWasserstein(const Unweighted& a, const Unweighted& b, doubl
   }
   double scale = static_cast<double>(na) * static_cast<double>(nb);
   if (wasserstein) *wasserstein = area / scale;
-  // Back to scipy's float differences at the chosen points.
-  auto diff = [&](int64_t n) {
-    // n = c_a nb - c_b na; recover the float value scipy computes, c_a/na - c_b/nb,
-    // from the counts at that point: evaluate n / (na nb) exactly enough.
-    return static_cast<double>(n) / scale;
-  };
-  int64_t max_n = std::max(max_a, max_b);
-  double loc_max = max_a == max_n ? loc_max_a : loc_max_b;
-  int64_t min_n = std::min(min_a, min_b);
-  double loc_min = min_a == min_n ? loc_min_a : loc_min_b;
-  double max_s = diff(max_n);
-  double min_s = std::clamp(-diff(min_n), 0.0, 1.0);
-  KsResult r;
-  if (min_s > max_s) {
-    r.statistic = min_s;
-    r.location = loc_min;
-    r.sign = -1;
-  } else {
-    r.statistic = max_s;
-    r.location = loc_max;
-    r.sign = 1;
-  }
-  return r;
+  return KsFromExtremes(max_a, loc_max_a, max_b, loc_max_b, min_a, loc_min_a, min_b, loc_min_b, scale);
 }
 
 // Runs fn(i) for i in [0, n) on up to `threads` threads (the caller is one).
@@ -191,5 +178,8 @@ bool IsMissingText(std::string_view s);
 // The finite values of `in`, sorted, into *out; *dropped gets how many were
 // not finite. Thread-safe (scratch buffers are per thread).
 void SortFinite(std::span<const double> in, std::vector<double>* out, uint64_t* dropped);
+
+// w.Key(key) and the values as a JSON array.
+void WriteDoubles(json::Writer& w, std::string_view key, std::span<const double> values);
 
 }  // namespace mlforge::monitor::internal

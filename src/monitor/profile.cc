@@ -72,12 +72,8 @@ void WriteColumn(json::Writer& w, const ColumnProfile& c) {
     w.Key("sketch");
     c.sketch.ToJson(w);
     w.Key("histogram").StartObject();
-    w.Key("edges").StartArray();
-    for (double e : c.histogram.edges) w.Double(e);
-    w.EndArray();
-    w.Key("counts").StartArray();
-    for (double n : c.histogram.counts) w.Double(n);
-    w.EndArray();
+    internal::WriteDoubles(w, "edges", c.histogram.edges);
+    internal::WriteDoubles(w, "counts", c.histogram.counts);
     w.EndObject();
     w.Key("distinct");
     if (c.distinct_overflow) {
@@ -168,6 +164,14 @@ Result<ColumnProfile> ReadColumn(const json::Value& v) {
 }
 
 }  // namespace
+
+namespace internal {
+void WriteDoubles(json::Writer& w, std::string_view key, std::span<const double> values) {
+  w.Key(key).StartArray();
+  for (double v : values) w.Double(v);
+  w.EndArray();
+}
+}  // namespace internal
 
 Status ColumnProfile::Merge(const ColumnProfile& o, size_t max_distinct) {
   if (o.kind != kind) {

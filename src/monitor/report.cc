@@ -5,6 +5,7 @@
 
 #include <fmt/core.h>
 
+#include "monitor/internal.h"
 #include "monitor/monitor.h"
 
 namespace mlforge::monitor {
@@ -259,16 +260,10 @@ std::string DriftReportToJson(const DriftReport& r, const ReportLabels& labels) 
         for (const std::string& l : f.chart.labels) w.String(l);
         w.EndArray();
       } else {
-        w.Key("edges").StartArray();
-        for (double e : f.chart.edges) w.Double(e);
-        w.EndArray();
+        internal::WriteDoubles(w, "edges", f.chart.edges);
       }
-      w.Key("reference").StartArray();
-      for (double v : f.chart.reference) w.Double(v);
-      w.EndArray();
-      w.Key("current").StartArray();
-      for (double v : f.chart.current) w.Double(v);
-      w.EndArray();
+      internal::WriteDoubles(w, "reference", f.chart.reference);
+      internal::WriteDoubles(w, "current", f.chart.current);
       w.EndObject();
     }
     w.EndObject();

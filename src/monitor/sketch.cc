@@ -148,33 +148,29 @@ std::vector<std::pair<double, uint64_t>> QuantileSketch::WeightedValues() const 
   return out;
 }
 
-double QuantileSketch::Rank(double x) const {
-  if (count_ == 0) return kNaN;
+// Weight of retained values before the bound: upper_bound for <= x, lower_bound for < x.
+template <bool kInclusive>
+static double RankOf(const std::vector<std::vector<double>>& levels, uint64_t count, double x) {
+  if (count == 0) return kNaN;
   double below = 0;
-  for (size_t h = 0; h < levels_.size(); ++h) {
-    const auto& level = levels_[h];
-    size_t n = h == 0 ? static_cast<size_t>(std::count_if(level.begin(), level.end(),
-                                                          [x](double v) { return v <= x; }))
-                      : static_cast<size_t>(std::upper_bound(level.begin(), level.end(), x) -
-                                            level.begin());
+  for (size_t h = 0; h < levels.size(); ++h) {
+    const auto& level = levels[h];
+    size_t n;
+    if (h == 0) {  // unsorted
+      n = static_cast<size_t>(std::count_if(level.begin(), level.end(),
+                                            [x](double v) { return kInclusive ? v <= x : v < x; }));
+    } else {
+      auto it = kInclusive ? std::upper_bound(level.begin(), level.end(), x)
+                           : std::lower_bound(level.begin(), level.end(), x);
+      n = static_cast<size_t>(it - level.begin());
+    }
     below += std::ldexp(static_cast<double>(n), static_cast<int>(h));
   }
-  return below / static_cast<double>(count_);
+  return below / static_cast<double>(count);
 }
 
-double QuantileSketch::RankLess(double x) const {
-  if (count_ == 0) return kNaN;
-  double below = 0;
-  for (size_t h = 0; h < levels_.size(); ++h) {
-    const auto& level = levels_[h];
-    size_t n = h == 0 ? static_cast<size_t>(std::count_if(level.begin(), level.end(),
-                                                          [x](double v) { return v < x; }))
-                      : static_cast<size_t>(std::lower_bound(level.begin(), level.end(), x) -
-                                            level.begin());
-    below += std::ldexp(static_cast<double>(n), static_cast<int>(h));
-  }
-  return below / static_cast<double>(count_);
-}
+double QuantileSketch::Rank(double x) const { return RankOf<true>(levels_, count_, x); }
+double QuantileSketch::RankLess(double x) const { return RankOf<false>(levels_, count_, x); }
 
 double QuantileSketch::Quantile(double q) const {
   if (count_ == 0 || std::isnan(q)) return kNaN;
