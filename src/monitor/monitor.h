@@ -474,4 +474,38 @@ std::string DriftReportToJson(const DriftReport& report, const ReportLabels& lab
 // One self-contained HTML page (inline CSS, JS and SVG; nothing fetched).
 std::string DriftReportToHtml(const DriftReport& report, const ReportLabels& labels = {});
 
+// ------------------------------------------------------------ window results
+// What a live monitor measured on one closed window of a deployment; alert
+// rules match on `metric` (docs/monitoring.md lists the names):
+//   drift_share, dataset_drift (1/0), feature_drift.<col> (1/0),
+//   drift_score.<col> (the method's statistic), p_value.<col>,
+//   missing_rate.<col>, out_of_range_rate.<col>, unseen_rate.<col>,
+//   rows, requests_per_s, error_rate, latency_p50_ms, latency_p99_ms,
+//   memory_bytes, accuracy, precision, recall, f1, roc_auc, log_loss, mae,
+//   rmse, change.<detector> (1 when ADWIN / DDM / Page-Hinkley signalled).
+struct MetricPoint {
+  std::string deployment;
+  int64_t window_start_ms = 0;  // [start, end), Unix milliseconds
+  int64_t window_end_ms = 0;
+  std::string metric;
+  double value = 0;
+};
+
+// Receives every closed window's results (the alert manager is one).
+// Called from the monitor's worker thread; must not block for long.
+class MetricObserver {
+ public:
+  virtual ~MetricObserver() = default;
+  virtual void Observe(std::span<const MetricPoint> points) = 0;
+};
+
+// ======== performance metrics and change detectors (declarations below)
+
+
+// ======== alert rules, alert manager, webhook delivery (declarations below)
+
+
+// ======== live monitors: capture, windows, ingestion, results (declarations below)
+
+
 }  // namespace mlforge::monitor
