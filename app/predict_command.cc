@@ -325,7 +325,7 @@ void AddPredictCommand(CLI::App& app) {
   a.command->add_option("--threads", a.threads, "Worker threads (default: cores)");
   a.command->add_option("--batch-rows", a.batch_rows, "Rows per chunk")->capture_default_str();
   a.command->add_option("--server", a.server,
-                        "mlforge server for models:/ URIs (default: $MLFLOW_TRACKING_URI)");
+                        "mlforge server for models:/ URIs (default: $MLFORGE_TRACKING_URI or $MLFLOW_TRACKING_URI)");
   a.command->add_flag("-q,--quiet", a.quiet, "No progress or summary on stderr");
 }
 

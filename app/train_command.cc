@@ -579,10 +579,7 @@ int Run() {
   if (!flavor) return Fail(flavor.error());
   auto params = ParseParams(a.params);
   if (!params) return Fail(params.error());
-  std::string server_flag = a.server;
-  if (const char* env = std::getenv("MLFORGE_SERVER"); server_flag.empty() && env)
-    server_flag = env;
-  auto server = ServerFromFlagOrEnv(server_flag, "--server");
+  auto server = ServerFromFlagOrEnv(a.server, "--server");
   if (!server) return Fail(server.error());
   Api api(*server);
 
@@ -687,8 +684,7 @@ void AddTrainCommand(CLI::App& app) {
   a.command->add_option("--register", a.register_model,
                         "Register the model under this name (created if missing)");
   a.command->add_option("--server", a.server,
-                        "Tracking server URL (default: $MLFORGE_SERVER, $MLFORGE_TRACKING_URI or "
-                        "$MLFLOW_TRACKING_URI)");
+                        "Tracking server URL (default: $MLFORGE_TRACKING_URI or $MLFLOW_TRACKING_URI)");
   a.command->add_option("--seed", a.seed, "Seed of the split and of xgboost")
       ->capture_default_str();
   a.command
