@@ -109,6 +109,8 @@ int RunServer(const ServerConfig& config) {
   context.serve_artifacts = config.serve_artifacts;
   context.registry = registry->get();
   context.version = kMlflowCompatibleVersion;
+  // An alias move reaches serving now, not at the next poll.
+  context.on_versions_moved = [e = engine->get()] { e->Refresh(std::chrono::milliseconds(0)); };
   api::RegisterMlflowRoutes(router, context);
   api::RegisterDatasetRoutes(router, api::DatasetContext{.datasets = datasets->get(),
                                                          .tracking = tracking->get()});

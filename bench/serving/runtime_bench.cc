@@ -152,6 +152,7 @@ double MedianRowsPerSecond(int64_t rows, F&& run) {
 int main(int argc, char** argv) {
   std::string package_dir, csv_file;
   int64_t csv_rows = 1'000'000;
+  int batch_threads = 0;  // > 0: only libxgboost's raw batch rate on this many threads
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--write-package" && i + 1 < argc) {
@@ -160,14 +161,30 @@ int main(int argc, char** argv) {
       csv_file = argv[++i];
     } else if (arg == "--csv-rows" && i + 1 < argc) {
       csv_rows = std::atoll(argv[++i]);
+    } else if (arg == "--batch-threads" && i + 1 < argc) {
+      batch_threads = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--write-package DIR] [--write-csv FILE --csv-rows N]\n",
+      std::fprintf(stderr, "usage: %s [--write-package DIR] [--write-csv FILE --csv-rows N] "
+                   "[--batch-threads N]\n",
                    argv[0]);
       return 2;
     }
   }
   std::fprintf(stderr, "training %d trees on 20000 rows...\n", kTrees);
   BoosterHandle h = TrainModel();
+  if (batch_threads > 0) {
+    // The limit `mlforge predict` is held to: libxgboost predicting rows
+    // already in memory (no parsing, no output), on the same threads.
+    Check(XGBoosterSetParam(h, "nthread", std::to_string(batch_threads).c_str()));
+    const std::vector<float> rows = RandomRows(csv_rows, 5);
+    double sink = 0;
+    const double rate =
+        MedianRowsPerSecond(csv_rows, [&] { sink += LibxgboostPredict(h, rows.data(), csv_rows); });
+    std::printf("libxgboost batch predict, %lld rows in memory, %d threads: %.0f rows/s\n",
+                static_cast<long long>(csv_rows), batch_threads, rate);
+    XGBoosterFree(h);
+    return sink == 12345.0 ? 3 : 0;
+  }
   const std::filesystem::path dir =
       package_dir.empty() ? std::filesystem::temp_directory_path() / "mlforge-runtime-bench-model"
                           : std::filesystem::path(package_dir);

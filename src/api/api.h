@@ -2,6 +2,7 @@
 // response. MLflow's JSON shapes and error codes live here and nowhere else.
 #pragma once
 
+#include <functional>
 #include <string>
 
 namespace mlforge {
@@ -38,6 +39,9 @@ struct MlflowContext {
   // Optional: without it the model-registry routes are not served.
   registry::RegistryService* registry = nullptr;
   std::string version;  // reported by /version (an MLflow-compatible version string)
+  // Called after a registry change that may move what an alias, stage or
+  // model name resolves to (app/ nudges serving with it). Must not block.
+  std::function<void()> on_versions_moved;
 };
 
 // Registers the MLflow tracking REST API under /api/2.0/mlflow/ and

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <string>
 #include <utility>
@@ -446,6 +447,9 @@ struct Route {
   std::string_view path;  // after the API prefix
   RegistryHandler handler;
   std::vector<std::string> repeated;
+  // Whether a success may change which version an alias, stage or name
+  // resolves to (serving is told at once rather than at its next poll).
+  bool moves_versions = false;
 };
 
 std::vector<Route> RegistryRoutes() {
@@ -453,9 +457,9 @@ std::vector<Route> RegistryRoutes() {
   return {
       {Method::kPost, "/mlflow/registered-models/create", CreateRegisteredModel, {"tags"}},
       {Method::kGet, "/mlflow/registered-models/get", GetRegisteredModel, {}},
-      {Method::kPost, "/mlflow/registered-models/rename", RenameRegisteredModel, {}},
+      {Method::kPost, "/mlflow/registered-models/rename", RenameRegisteredModel, {}, true},
       {Method::kPatch, "/mlflow/registered-models/update", UpdateRegisteredModel, {}},
-      {Method::kDelete, "/mlflow/registered-models/delete", DeleteRegisteredModel, {}},
+      {Method::kDelete, "/mlflow/registered-models/delete", DeleteRegisteredModel, {}, true},
       {Method::kGet, "/mlflow/registered-models/search", SearchRegisteredModels, {"order_by"}},
       {Method::kPost,
        "/mlflow/registered-models/get-latest-versions",
@@ -467,15 +471,15 @@ std::vector<Route> RegistryRoutes() {
        {"stages"}},
       {Method::kPost, "/mlflow/registered-models/set-tag", SetRegisteredModelTag, {}},
       {Method::kDelete, "/mlflow/registered-models/delete-tag", DeleteRegisteredModelTag, {}},
-      {Method::kPost, "/mlflow/registered-models/alias", SetAlias, {}},
-      {Method::kDelete, "/mlflow/registered-models/alias", DeleteAlias, {}},
+      {Method::kPost, "/mlflow/registered-models/alias", SetAlias, {}, true},
+      {Method::kDelete, "/mlflow/registered-models/alias", DeleteAlias, {}, true},
       {Method::kGet, "/mlflow/registered-models/alias", GetModelVersionByAlias, {}},
       {Method::kPost, "/mlflow/model-versions/create", CreateModelVersion, {"tags"}},
       {Method::kGet, "/mlflow/model-versions/get", GetModelVersion, {}},
       {Method::kPatch, "/mlflow/model-versions/update", UpdateModelVersion, {}},
-      {Method::kDelete, "/mlflow/model-versions/delete", DeleteModelVersion, {}},
+      {Method::kDelete, "/mlflow/model-versions/delete", DeleteModelVersion, {}, true},
       {Method::kGet, "/mlflow/model-versions/search", SearchModelVersions, {"order_by"}},
-      {Method::kPost, "/mlflow/model-versions/transition-stage", TransitionStage, {}},
+      {Method::kPost, "/mlflow/model-versions/transition-stage", TransitionStage, {}, true},
       {Method::kPost, "/mlflow/model-versions/set-tag", SetModelVersionTag, {}},
       {Method::kDelete, "/mlflow/model-versions/delete-tag", DeleteModelVersionTag, {}},
       {Method::kGet, "/mlflow/model-versions/get-download-uri", GetDownloadUri, {}},
@@ -497,12 +501,15 @@ void RegisterRegistryRoutes(http::Router& router, const MlflowContext& context) 
   if (context.registry == nullptr) return;
   registry::RegistryService* reg = context.registry;
   for (Route& route : RegistryRoutes()) {
-    auto handler = [reg, fn = route.handler, repeated = route.repeated](http::Request& request,
-                                                                        http::Response& response) {
+    std::function<void()> notify;
+    if (route.moves_versions) notify = context.on_versions_moved;
+    auto handler = [reg, fn = route.handler, repeated = route.repeated, notify](
+                       http::Request& request, http::Response& response) {
       auto message = RequestMessage::Decode(request, repeated);
       if (!message) return SetStatusError(response, message.error());
       Result<std::string> body = fn(*reg, *message, ActorOf(request));
       if (!body) return SetStatusError(response, body.error());
+      if (notify) notify();
       response.SetJson(std::move(*body));
     };
     for (std::string_view prefix : {kApiPrefix, kAjaxPrefix}) {

@@ -377,6 +377,9 @@ class ModelManager final : public ServingEngine {
     std::shared_ptr<ShadowMirror> mirror;
     DeploymentConfig mirror_config;
     DeploymentStatus status;
+    // The versions served before the last swap stay loaded (warm standby):
+    // a rollback, or an alias moved back, swaps without loading anything.
+    std::vector<std::shared_ptr<const ModelRuntime>> standby;
   };
 
   void Loop(std::stop_token stop) {
@@ -579,6 +582,12 @@ class ModelManager final : public ServingEngine {
       retired_mirrors_.push_back(std::move(e.mirror));
     }
     IndexRoutes(*snapshot);
+    std::vector<std::shared_ptr<const ModelRuntime>> standby;
+    for (const RouteEntry& r : before->routes) {
+      if (std::find(runtimes.begin(), runtimes.end(), r.served->runtime) == runtimes.end())
+        standby.push_back(r.served->runtime);
+    }
+    if (!standby.empty()) e.standby = std::move(standby);
     e.serving_key = key;
     e.failed_key.clear();
     e.status.serving_revision = dep.revision;

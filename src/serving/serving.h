@@ -339,7 +339,7 @@ class ServingEngine {
                                      std::optional<int64_t> version) const = 0;
 
   // Re-reads the store and the model source now and applies what changed;
-  // returns once done or after `timeout`.
+  // returns once done or after `timeout` (0: a nudge that returns at once).
   virtual void Refresh(std::chrono::milliseconds timeout = std::chrono::seconds(120)) = 0;
   virtual std::optional<DeploymentStatus> GetStatus(std::string_view deployment) const = 0;
   virtual std::optional<ShadowStats> Shadow(std::string_view deployment) const = 0;

@@ -135,6 +135,45 @@ TEST_F(ServingTrafficTest, HotSwapUnderTrafficFailsNoRequest) {
   EXPECT_EQ(Str(*ParseOrNull(log->body).Find("deployment")->Find("status"), "state"), "READY");
 }
 
+// With polling effectively off, an alias move made through this server's
+// registry API still reaches serving at once; moving back loads nothing.
+TEST(ServingAliasNudge, RegistryChangesApplyWithoutWaitingForThePoll) {
+  ServerProcess server(TestBackend::kSqlite, {"--serving-poll-ms", "3600000"});
+  http::Client client("127.0.0.1", server.port());
+  ModelRegistrar models(server.port());
+  const int64_t v1 = models.AddVersion("nudge", 1000);
+  const int64_t v2 = models.AddVersion("nudge", 2000);
+  models.SetAlias("nudge", "champion", v1);
+  CreateDeployment(client, "nudged", R"([{"model_name":"nudge","alias":"champion"}])");
+  auto answering = [&] {
+    auto r = client.Send(http::Method::kPost, "/v2/models/nudged/infer", InferBody(0, 0, 0),
+                         {{"content-type", "application/json"}});
+    return r && r->status == 200 ? std::string(r->Header("x-mlforge-model-version")) : "";
+  };
+  auto wait_for = [&](int64_t version) {
+    for (int i = 0; i < 500; ++i) {
+      if (answering() == std::to_string(version)) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  };
+  auto loads = [&] {
+    auto r = client.Get("/metrics");
+    const std::string line = R"(mlforge_serving_model_loads_total{result="ok"} )";
+    const size_t at = r ? r->body.find(line) : std::string::npos;
+    return at == std::string::npos ? -1.0 : std::stod(r->body.substr(at + line.size()));
+  };
+  ASSERT_TRUE(wait_for(v1));
+  const double first = loads();
+  models.SetAlias("nudge", "champion", v2);
+  EXPECT_TRUE(wait_for(v2)) << "the alias move was not applied";
+  EXPECT_EQ(loads(), first + 1);
+  // Moving back finds the previous version still loaded (warm standby).
+  models.SetAlias("nudge", "champion", v1);
+  EXPECT_TRUE(wait_for(v1)) << "the alias move back was not applied";
+  EXPECT_EQ(loads(), first + 1);
+}
+
 // |observed - n p| within 5 binomial standard deviations.
 void ExpectShare(int observed, int n, double p) {
   const double sd = std::sqrt(n * p * (1 - p));
