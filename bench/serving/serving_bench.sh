@@ -37,8 +37,8 @@ load() {  # $1 = url, $2 = connections, $3 = seconds
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
   p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-  bad=$(( $(awk '/Non-2xx/ {print $5}' <<<"$out" | tail -1 | sed 's/^$/0/') + \
-          $(awk '/Socket errors/ {gsub(",", ""); print $4+$6+$8+$10}' <<<"$out" | sed 's/^$/0/') ))
+  bad=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10}
+             END {print n + 0}' <<<"$out")
 }
 # Runs load $repeat times; prints "median_rps median_p50 median_p99 total_bad".
 measure() {  # $1 = url, $2 = connections
@@ -65,7 +65,7 @@ head -n $((100000 + 1)) "$work/rows.csv" >"$work/rows-100k.csv"
 
 # --- the Python peer --------------------------------------------------------
 peer_port=$((20000 + RANDOM % 20000))
-taskset -c 0 python3 "$here/python_peer.py" "$work/model" --port "$peer_port" --name model \
+taskset -c 0 /usr/bin/python3 "$here/python_peer.py" "$work/model" --port "$peer_port" --name model \
   >"$work/peer.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$peer_port/v2/health/ready"
@@ -82,8 +82,8 @@ for _ in $(seq 1 300); do [[ -s "$work/server/port" ]] && break; sleep 0.05; don
 port=$(cat "$work/server/port")
 url="http://127.0.0.1:$port"
 wait_for "$url/health"
-python3 "$here/register_model.py" "$url" "$work/model" bench --alias champion >/dev/null
-python3 "$here/register_model.py" "$url" "$work/model" bench >/dev/null  # version 2, for the swaps
+/usr/bin/python3 "$here/register_model.py" "$url" "$work/model" bench --alias champion >/dev/null
+/usr/bin/python3 "$here/register_model.py" "$url" "$work/model" bench >/dev/null  # version 2, for the swaps
 curl -sf -X POST "$url/api/2.0/mlforge/deployments/create" -H 'Content-Type: application/json' \
   -d '{"name": "bench", "routes": [{"model_name": "bench", "alias": "champion"}]}' >/dev/null
 wait_for "$url/v2/models/bench/ready"

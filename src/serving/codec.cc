@@ -35,9 +35,23 @@ struct RowLabel {
   std::string operator()(int64_t r) const { return fmt::format("{} {}", unit, base + r); }
 };
 
-Status ColumnError(const ColumnSpec& column, std::string_view where, std::string_view what) {
+// Where a value came from, put into words only when there is an error: the
+// per-value path runs once per field of every row of a batch file.
+class Where {
+ public:
+  Where() = default;
+  Where(const RowLabel& label, int64_t r) : label_(&label), r_(r) {}
+  bool empty() const { return label_ == nullptr; }
+  std::string str() const { return label_ ? (*label_)(r_) : std::string(); }
+
+ private:
+  const RowLabel* label_ = nullptr;
+  int64_t r_ = 0;
+};
+
+Status ColumnError(const ColumnSpec& column, const Where& where, std::string_view what) {
   if (where.empty()) return InvalidArgument(fmt::format("Column '{}': {}", column.name, what));
-  return InvalidArgument(fmt::format("Column '{}', {}: {}", column.name, where, what));
+  return InvalidArgument(fmt::format("Column '{}', {}: {}", column.name, where.str(), what));
 }
 
 std::string InputList(const ModelSignature& signature) {
@@ -88,7 +102,7 @@ bool IsIntegerColumn(const ColumnSpec& c) {
 
 // ------------------------------------------------------------ values
 
-Status StoreInteger(double v, const ColumnSpec& column, std::string_view where, float* dst) {
+Status StoreInteger(double v, const ColumnSpec& column, const Where& where, float* dst) {
   if (column.type == ColumnType::kBoolean) {
     return ColumnError(column, where, "expected a boolean, got a number");
   }
@@ -103,7 +117,7 @@ Status StoreInteger(double v, const ColumnSpec& column, std::string_view where, 
 // One JSON value into a feature of `column`. Integer columns take integers
 // (3.0 too), boolean columns true/false, float columns any number and null
 // (missing, NaN).
-Status StoreJson(element e, const ColumnSpec& column, std::string_view where, float* dst) {
+Status StoreJson(element e, const ColumnSpec& column, const Where& where, float* dst) {
   switch (e.type()) {
     case element_type::INT64:
       return StoreInteger(static_cast<double>(e.get_int64().value_unsafe()), column, where, dst);
@@ -169,7 +183,7 @@ bool IsMissingText(std::string_view s) {
 }
 
 // One CSV field into a feature of `column`.
-Status StoreText(std::string_view raw, const ColumnSpec& column, std::string_view where,
+Status StoreText(std::string_view raw, const ColumnSpec& column, const Where& where,
                  float* dst) {
   std::string_view s = Trim(raw);
   if (column.type == ColumnType::kBoolean) {
@@ -227,14 +241,14 @@ int FindColumn(const ModelSignature& signature, std::string_view name, size_t hi
 // After a row or a header: every required input present; absent optional
 // inputs become missing values (NaN) when `row` is given.
 Status CheckPresent(const ModelSignature& signature, const std::vector<char>& present, float* row,
-                    std::string_view where) {
+                    const Where& where) {
   for (size_t c = 0; c < signature.inputs.size(); ++c) {
     if (present[c]) continue;
     const ColumnSpec& column = signature.inputs[c];
     if (column.required) {
       if (where.empty()) return MissingColumn(column, signature);
       return InvalidArgument(fmt::format(
-          "Missing column '{}' in {}: the model's signature requires it", column.name, where));
+          "Missing column '{}' in {}: the model's signature requires it", column.name, where.str()));
     }
     if (row) row[c] = kMissing;
   }
@@ -296,17 +310,17 @@ Status DecodeRecord(element e, const ModelSignature& signature, const RowLabel& 
       return ExtraColumn(kv.key, signature);
     }
     if (present[static_cast<size_t>(c)]) {
-      return ColumnError(signature.inputs[static_cast<size_t>(c)], label(r), "given twice");
+      return ColumnError(signature.inputs[static_cast<size_t>(c)], Where(label, r), "given twice");
     }
     present[static_cast<size_t>(c)] = 1;
     RETURN_IF_ERROR(
-        StoreJson(kv.value, signature.inputs[static_cast<size_t>(c)], label(r), &row[c]));
+        StoreJson(kv.value, signature.inputs[static_cast<size_t>(c)], Where(label, r), &row[c]));
   }
   if (!id_column.empty() && !id_seen) {
     return InvalidArgument(
         fmt::format("{} has no value for the id column '{}'", label(r), id_column));
   }
-  return CheckPresent(signature, present, row, label(r));
+  return CheckPresent(signature, present, row, Where(label, r));
 }
 
 Status DecodeRecordsInto(simdjson::dom::array records, const ModelSignature& signature,
@@ -336,7 +350,7 @@ Status DecodeRowLists(simdjson::dom::array rows, const ModelSignature& signature
                                     JsonKindName(e.type()), width));
       }
       const ColumnSpec& column = signature.inputs[static_cast<size_t>(field_column[0])];
-      RETURN_IF_ERROR(StoreJson(e, column, label(r), &row[field_column[0]]));
+      RETURN_IF_ERROR(StoreJson(e, column, Where(label, r), &row[field_column[0]]));
       ++r;
       continue;
     }
@@ -347,12 +361,12 @@ Status DecodeRowLists(simdjson::dom::array rows, const ModelSignature& signature
             fmt::format("{} has {} values; there are {} columns", label(r), values.size(), width));
       }
       const ColumnSpec& column = signature.inputs[static_cast<size_t>(field_column[i])];
-      RETURN_IF_ERROR(StoreJson(v, column, label(r), &row[field_column[i]]));
+      RETURN_IF_ERROR(StoreJson(v, column, Where(label, r), &row[field_column[i]]));
       ++i;
     }
     if (i < width) {
       return ColumnError(
-          signature.inputs[static_cast<size_t>(field_column[i])], label(r),
+          signature.inputs[static_cast<size_t>(field_column[i])], Where(label, r),
           fmt::format("no value (the row has {} values; there are {} columns)", i, width));
     }
     ++r;
@@ -412,12 +426,12 @@ Result<FeatureBatch> DecodeSplit(element e, const ModelSignature& signature) {
       if (c < 0) return Err(ExtraColumn(name, signature));
       if (present[static_cast<size_t>(c)]) {
         return Err(
-            ColumnError(signature.inputs[static_cast<size_t>(c)], "", "named twice in 'columns'"));
+            ColumnError(signature.inputs[static_cast<size_t>(c)], Where(), "named twice in 'columns'"));
       }
       present[static_cast<size_t>(c)] = 1;
       fields.push_back(c);
     }
-    RETURN_IF_ERROR(CheckPresent(signature, present, nullptr, ""));
+    RETURN_IF_ERROR(CheckPresent(signature, present, nullptr, Where()));
   } else {
     // No column names: the values are in signature order.
     fields = IdentityFields(signature);
@@ -441,7 +455,7 @@ Result<FeatureBatch> DecodeColumnar(simdjson::dom::object columns,
     const int c = FindColumn(signature, kv.key, ordinal++);
     if (c < 0) return Err(ExtraColumn(kv.key, signature));
     const ColumnSpec& column = signature.inputs[static_cast<size_t>(c)];
-    if (present[static_cast<size_t>(c)]) return Err(ColumnError(column, "", "given twice"));
+    if (present[static_cast<size_t>(c)]) return Err(ColumnError(column, Where(), "given twice"));
     present[static_cast<size_t>(c)] = 1;
     simdjson::dom::array values;
     const int64_t n = kv.value.get(values) ? 1 : static_cast<int64_t>(values.size());
@@ -449,12 +463,12 @@ Result<FeatureBatch> DecodeColumnar(simdjson::dom::object columns,
       rows = n;
       first_name = kv.key;
     } else if (n != rows) {
-      return Err(ColumnError(column, "",
+      return Err(ColumnError(column, Where(),
                              fmt::format("{} values, but column '{}' has {} (ragged columns)", n,
                                          Echo(first_name), rows)));
     }
   }
-  RETURN_IF_ERROR(CheckPresent(signature, present, nullptr, ""));
+  RETURN_IF_ERROR(CheckPresent(signature, present, nullptr, Where()));
   FeatureBatch out = Shaped(signature, std::max<int64_t>(rows, 0));
   const RowLabel label;
   for (simdjson::dom::key_value_pair kv : columns) {
@@ -462,13 +476,13 @@ Result<FeatureBatch> DecodeColumnar(simdjson::dom::object columns,
     const ColumnSpec& column = signature.inputs[static_cast<size_t>(c)];
     simdjson::dom::array values;
     if (kv.value.get(values)) {
-      RETURN_IF_ERROR(StoreJson(kv.value, column, label(0), &out.values[static_cast<size_t>(c)]));
+      RETURN_IF_ERROR(StoreJson(kv.value, column, Where(label, 0), &out.values[static_cast<size_t>(c)]));
       continue;
     }
     int64_t r = 0;
     for (element v : values) {
       RETURN_IF_ERROR(
-          StoreJson(v, column, label(r), &out.values[static_cast<size_t>(r * out.cols + c)]));
+          StoreJson(v, column, Where(label, r), &out.values[static_cast<size_t>(r * out.cols + c)]));
       ++r;
     }
   }
@@ -708,7 +722,7 @@ Status CheckColumnDatatype(const Tensor& t, const ColumnSpec& column) {
   if (IsIntegerColumn(column)) ok = tt == TensorType::kInt || tt == TensorType::kUint;
   if (column.type == ColumnType::kBoolean) ok = tt == TensorType::kBool;
   if (ok) return Status::Ok();
-  return ColumnError(column, "",
+  return ColumnError(column, Where(),
                      fmt::format("a {} column cannot take a {} tensor ('{}')",
                                  ColumnTypeName(column.type), t.datatype->name, Echo(t.name)));
 }
@@ -776,7 +790,7 @@ Status WalkTensorData(const Tensor& t, Sink&& sink) {
 Status StoreTensorValue(const ColumnSpec& column, double v, int64_t row, float* dst) {
   if (IsIntegerColumn(column)) {
     RowLabel label;
-    return StoreInteger(v, column, label(row), dst);
+    return StoreInteger(v, column, Where(label, row), dst);
   }
   *dst = static_cast<float>(v);
   return Status::Ok();
@@ -967,25 +981,25 @@ Result<InferRequest> DecodeInferRequest(std::string_view body, const ModelSignat
     const int c = FindColumn(signature, t.name, k);
     if (c < 0) return Err(ExtraColumn(t.name, signature));
     const ColumnSpec& column = signature.inputs[static_cast<size_t>(c)];
-    if (present[static_cast<size_t>(c)]) return Err(ColumnError(column, "", "given twice"));
+    if (present[static_cast<size_t>(c)]) return Err(ColumnError(column, Where(), "given twice"));
     present[static_cast<size_t>(c)] = 1;
     column_of[k] = c;
     if (t.shape.empty() || t.shape.size() > 2 || (t.shape.size() == 2 && t.shape[1] != 1)) {
       return Err(ColumnError(
-          column, "",
+          column, Where(),
           fmt::format("tensor shape [{}]; a column is [N] or [N, 1]", fmt::join(t.shape, ", "))));
     }
     if (rows < 0) {
       rows = t.shape[0];
     } else if (t.shape[0] != rows) {
       return Err(ColumnError(
-          column, "",
+          column, Where(),
           fmt::format("{} rows, but tensor '{}' has {}", t.shape[0], Echo(tensors[0].name), rows)));
     }
     RETURN_IF_ERROR(CheckColumnDatatype(t, column));
     RETURN_IF_ERROR(CheckDataSize(t));
   }
-  RETURN_IF_ERROR(CheckPresent(signature, present, nullptr, ""));
+  RETURN_IF_ERROR(CheckPresent(signature, present, nullptr, Where()));
   request.features = Shaped(signature, rows);
   float* values = request.features.values.data();
   for (size_t k = 0; k < tensors.size(); ++k) {
@@ -1085,7 +1099,7 @@ Result<CsvLayout> CsvLayout::FromHeader(std::string_view header_line,
     }
     if (present[static_cast<size_t>(c)]) {
       return Err(
-          ColumnError(signature.inputs[static_cast<size_t>(c)], "", "appears twice in the header"));
+          ColumnError(signature.inputs[static_cast<size_t>(c)], Where(), "appears twice in the header"));
     }
     present[static_cast<size_t>(c)] = 1;
     layout.field_column_.push_back(c);
@@ -1094,7 +1108,7 @@ Result<CsvLayout> CsvLayout::FromHeader(std::string_view header_line,
     return Err(InvalidArgument(
         fmt::format("The id column '{}' is not in the CSV header", Echo(id_column))));
   }
-  RETURN_IF_ERROR(CheckPresent(signature, present, nullptr, ""));
+  RETURN_IF_ERROR(CheckPresent(signature, present, nullptr, Where()));
   for (size_t c = 0; c < present.size(); ++c) {
     if (!present[c]) layout.absent_columns_.push_back(c);
   }
@@ -1126,7 +1140,7 @@ Status CsvLayout::DecodeLines(std::string_view text, int64_t first_line, Feature
     for (size_t i = 0; i < fields.size(); ++i) {
       const int c = field_column_[i];
       if (c >= 0) {
-        RETURN_IF_ERROR(StoreText(fields[i], inputs_[static_cast<size_t>(c)], label(n), &row[c]));
+        RETURN_IF_ERROR(StoreText(fields[i], inputs_[static_cast<size_t>(c)], Where(label, n), &row[c]));
       }
     }
     for (size_t c : absent_columns_) row[c] = kMissing;
