@@ -7,6 +7,9 @@
 //   drift_bench run --dir D [--repeat 3] [--threads 0]
 //       median seconds of: parsing both CSVs, the drift report on the parsed
 //       tables; writes D/report.json for the cross-check.
+//   drift_bench report --dir D [--repeat 3] [--threads 0]
+//       the same, parsing once and printing "parsed" before the reports
+//       (attach a profiler then: perf record -p PID).
 //   drift_bench sketch
 //       nanoseconds per value of QuantileSketch::Add and of a full numeric
 //       profile update (sketch + moments + histogram), one core.
@@ -147,10 +150,10 @@ double ProcessCpuSeconds() { return CpuSeconds(CLOCK_PROCESS_CPUTIME_ID); }
 
 // Wall seconds, and CPU seconds of all threads: on a shared machine the wall
 // time depends on the neighbours, the CPU time on the code.
-int Run(const std::string& dir, int repeat, int threads) {
+int Run(const std::string& dir, int repeat, int threads, bool report_only) {
   std::vector<double> parse_s, report_s, parse_cpu, report_cpu;
   Result<monitor::Table> ref, cur;
-  for (int i = 0; i < repeat; ++i) {
+  for (int i = 0; i < (report_only ? 1 : repeat); ++i) {
     ref = cur = monitor::Table{};
     auto t = Clock::now();
     double c = ProcessCpuSeconds();
@@ -171,6 +174,11 @@ int Run(const std::string& dir, int repeat, int threads) {
     }
     parse_s.push_back(Since(t));
     parse_cpu.push_back(ProcessCpuSeconds() - c);
+  }
+  if (report_only) {
+    // For a profiler attached from here on: the report alone.
+    std::printf("parsed\n");
+    std::fflush(stdout);
   }
   Result<monitor::DriftReport> report;
   for (int i = 0; i < repeat; ++i) {
@@ -232,7 +240,7 @@ int Sketch() {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: drift_bench generate|run|sketch [--dir D] [--rows N] [--cols C] [--repeat R] [--threads T]\n");
+    std::fprintf(stderr, "usage: drift_bench generate|run|report|sketch [--dir D] [--rows N] [--cols C] [--repeat R] [--threads T]\n");
     return 2;
   }
   std::string verb = argv[1], dir = ".";
@@ -247,7 +255,8 @@ int main(int argc, char** argv) {
     else if (k == "--threads") threads = std::stoi(v);
   }
   if (verb == "generate") return Generate(dir, rows, cols);
-  if (verb == "run") return Run(dir, repeat, threads);
+  if (verb == "run") return Run(dir, repeat, threads, false);
+  if (verb == "report") return Run(dir, repeat, threads, true);
   if (verb == "sketch") return Sketch();
   std::fprintf(stderr, "unknown verb %s\n", verb.c_str());
   return 2;

@@ -9,9 +9,9 @@
 
 #include "base/hash.h"
 #include "base/json.h"
+#include "base/parallel.h"
 #include "blob/blob.h"
 #include "data/data.h"
-#include "data/parallel.h"
 #include "http/http.h"
 
 namespace mlforge::data {

@@ -19,9 +19,9 @@
 
 #include "base/clock.h"
 #include "base/hash.h"
+#include "base/parallel.h"
 #include "blob/blob.h"
 #include "data/data.h"
-#include "data/parallel.h"
 #include "data/stat_cache.h"
 
 namespace mlforge::data {

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "base/parallel.h"
 #include "monitor/internal.h"
 #include "monitor/monitor.h"
 
@@ -376,8 +377,7 @@ Result<Table> ParseImpl(std::string_view text, std::string_view label, const Csv
     }
   }
 
-  int threads = options.threads > 0 ? options.threads
-                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = ThreadsOrCores(options.threads);
   size_t body = static_cast<size_t>(end - p);
   size_t step = std::clamp<size_t>(body / (static_cast<size_t>(threads) * 8), 1 << 20, 64 << 20);
   std::vector<const char*> cuts = CutChunks(p, end, step);
@@ -389,7 +389,7 @@ Result<Table> ParseImpl(std::string_view text, std::string_view label, const Csv
   std::mutex progress_mu;  // serializes progress calls
   std::atomic<uint64_t> done{static_cast<uint64_t>(p - text.data())};
   auto run_pass = [&](const Plan& pass_plan) {
-    internal::ParallelFor(chunks.size(), threads, [&](size_t i) {
+    ParallelFor(chunks.size(), threads, [&](size_t i) {
       ParseChunk(pass_plan, chunks[i]);
       uint64_t now = done.fetch_add(static_cast<uint64_t>(chunks[i].end - chunks[i].begin)) +
                      static_cast<uint64_t>(chunks[i].end - chunks[i].begin);
@@ -440,7 +440,7 @@ Result<Table> ParseImpl(std::string_view text, std::string_view label, const Csv
   Table table;
   for (const Chunk& ch : chunks) table.rows += ch.rows;
   table.columns.resize(plan.names.size());
-  internal::ParallelFor(plan.names.size(), threads, [&](size_t c) {
+  ParallelFor(plan.names.size(), threads, [&](size_t c) {
     Column& col = table.columns[c];
     col.name = plan.names[c];
     Mode mode = text_plan.modes[c] == Mode::kCategorical ? Mode::kCategorical : plan.modes[c];

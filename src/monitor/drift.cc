@@ -11,6 +11,7 @@
 
 #include <fmt/core.h>
 
+#include "base/parallel.h"
 #include "monitor/internal.h"
 #include "monitor/monitor.h"
 
@@ -637,7 +638,7 @@ Result<DriftReport> CompareAll(const Source& reference, const Source& current, i
     r.columns.push_back(std::move(f));
     pairs.emplace_back(rc, cc);
   }
-  internal::ParallelFor(pairs.size(), o.threads,
+  ParallelFor(pairs.size(), o.threads,
                         [&](size_t i) { compare(*pairs[i].first, *pairs[i].second, o, r.columns[i]); });
   Finish(r);
   return r;

@@ -1,14 +1,11 @@
 // Private to src/monitor: step-CDF walks shared by raw columns (every value
-// weighs 1) and sketches (retained values with weights), and a small
-// parallel-for.
+// weighs 1) and sketches (retained values with weights).
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <climits>
 #include <cstdint>
 #include <span>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -121,56 +118,62 @@ KsResult KsAndWasserstein(const A& a, const B& b, double* wasserstein) {
 
 // The same for raw sorted samples, in integer counts: D and the Wasserstein
 // area are tracked as count differences c_a n_b - c_b n_a (exact in 64 bits)
-// and divided once at the end, instead of two divisions per value.
+// and divided once at the end, instead of two divisions per value. The walk
+// takes one value per step without data-dependent branches (which side is
+// next, and where a run of equal values ends, are coin flips a predictor
+// loses): a run is closed when the next value differs, and the Wasserstein
+// term |diff| * (next - value) is added every step, being exactly 0 inside
+// a run, so the sum is the same as one term per distinct value.
 inline KsResult KsAndWasserstein(const Unweighted& a, const Unweighted& b, double* wasserstein) {
   const double* x = a.v.data();
   const double* y = b.v.data();
   const int64_t na = static_cast<int64_t>(a.v.size()), nb = static_cast<int64_t>(b.v.size());
-  int64_t i = 0, j = 0;
   int64_t max_a = INT64_MIN, max_b = INT64_MIN, min_a = INT64_MAX, min_b = INT64_MAX;
   double loc_max_a = kNaN, loc_max_b = kNaN, loc_min_a = kNaN, loc_min_b = kNaN;
-  double area = 0, prev_v = 0;
-  int64_t prev_gap = 0;
-  bool first = true;
-  while (i < na || j < nb) {
-    double v = (j >= nb || (i < na && x[i] <= y[j])) ? x[i] : y[j];
-    bool in_a = false, in_b = false;
-    while (i < na && x[i] == v) ++i, in_a = true;
-    while (j < nb && y[j] == v) ++j, in_b = true;
+  double area = 0;
+  int64_t i = 0, j = 0;
+  double run_v = 0;          // value of the current run of equal values
+  bool run_a = false, run_b = false;  // which samples the run holds
+  // Closes the run at counts (i, j) when `close` (the extremes take a run's
+  // point only if it is a new best: rarely, so that branch predicts well).
+  auto close_run = [&](bool close) __attribute__((always_inline)) {
     int64_t num = i * nb - j * na;  // (F_a - F_b) * na * nb
-    if (in_a) {
-      if (num > max_a) max_a = num, loc_max_a = v;
-      if (num < min_a) min_a = num, loc_min_a = v;
-    }
-    if (in_b) {
-      if (num > max_b) max_b = num, loc_max_b = v;
-      if (num < min_b) min_b = num, loc_min_b = v;
-    }
-    if (!first) area += static_cast<double>(prev_gap) * (v - prev_v);
-    first = false;
-    prev_v = v;
-    prev_gap = num < 0 ? -num : num;
+    bool ca = close & run_a, cb = close & run_b;
+    int64_t hi_a = ca ? num : INT64_MIN, lo_a = ca ? num : INT64_MAX;
+    int64_t hi_b = cb ? num : INT64_MIN, lo_b = cb ? num : INT64_MAX;
+    if (hi_a > max_a) max_a = hi_a, loc_max_a = run_v;
+    if (lo_a < min_a) min_a = lo_a, loc_min_a = run_v;
+    if (hi_b > max_b) max_b = hi_b, loc_max_b = run_v;
+    if (lo_b < min_b) min_b = lo_b, loc_min_b = run_v;
+    return num;
+  };
+  auto step = [&](bool take_a) __attribute__((always_inline)) {
+    double v = take_a ? x[i] : y[j];
+    bool close = v != run_v;
+    int64_t num = close_run(close);
+    area += static_cast<double>(num < 0 ? -num : num) * (v - run_v);
+    run_a = (run_a & !close) | take_a;
+    run_b = (run_b & !close) | !take_a;
+    run_v = close ? v : run_v;  // a run of 0.0 and -0.0 keeps its first
+    i += take_a;
+    j += !take_a;
+  };
+  if (na + nb > 0) {
+    // The first value opens the first run.
+    bool take_a = nb == 0 || (na > 0 && x[0] <= y[0]);
+    run_v = take_a ? x[0] : y[0];
+    run_a = take_a;
+    run_b = !take_a;
+    i += take_a;
+    j += !take_a;
+    while (i < na && j < nb) step(x[i] <= y[j]);
+    while (i < na) step(true);
+    while (j < nb) step(false);
+    close_run(true);
   }
   double scale = static_cast<double>(na) * static_cast<double>(nb);
   if (wasserstein) *wasserstein = area / scale;
   return KsFromExtremes(max_a, loc_max_a, max_b, loc_max_b, min_a, loc_min_a, min_b, loc_min_b, scale);
-}
-
-// Runs fn(i) for i in [0, n) on up to `threads` threads (the caller is one).
-// fn must be thread-safe.
-template <typename Fn>
-void ParallelFor(size_t n, int threads, Fn&& fn) {
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) fn(i);
-  };
-  size_t extra = std::min<size_t>(n, static_cast<size_t>(threads));
-  extra = extra > 0 ? extra - 1 : 0;
-  std::vector<std::jthread> pool;
-  pool.reserve(extra);
-  for (size_t t = 0; t < extra; ++t) pool.emplace_back(work);
-  work();
 }
 
 bool IsMissingText(std::string_view s);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/parallel.h"
 #include "monitor/internal.h"
 #include "monitor/monitor.h"
 
@@ -303,7 +304,7 @@ DatasetProfile ProfileTable(const Table& table, const ProfileOptions& options,
   DatasetProfile out;
   out.rows = static_cast<uint64_t>(table.rows);
   out.columns.resize(table.columns.size());
-  internal::ParallelFor(table.columns.size(), 0, [&](size_t i) {
+  ParallelFor(table.columns.size(), 0, [&](size_t i) {
     const Column& col = table.columns[i];
     ProfileOptions opt = options;
     opt.seed = options.seed + i;  // independent coins per column
