@@ -103,8 +103,10 @@ int RunServer(const ServerConfig& config) {
   // queue (docs/monitoring.md).
   auto monitor_store = monitor::MonitorStore::Open(**db, SystemClock::Get());
   if (!monitor_store) return Fail("cannot initialise monitoring", monitor_store.error());
+  TrainingDataReferences reference_source(**registry, **tracking, **datasets);
   monitor::LiveMonitorOptions monitor_options;
   monitor_options.raw_log_dir = std::filesystem::path(config.data_dir) / "monitoring" / "raw";
+  monitor_options.references = &reference_source;
   auto live_monitor =
       monitor::LiveMonitor::Start(**monitor_store, SystemClock::Get(), monitor_options);
   if (!live_monitor) return Fail("cannot start monitoring", live_monitor.error());

@@ -219,6 +219,7 @@ class LiveMonitorImpl final : public LiveMonitor {
       return Err(InvalidArgument("A reference profile or CSV was given but 'reference.kind' is '" +
                                  std::string(ReferenceKindName(config.reference_kind)) + "'"));
     }
+    RETURN_IF_ERROR(EnsureReference(config));
     ASSIGN_OR_RETURN(MonitorConfig stored, store_.CreateMonitor(config));
     if (uploaded_reference != nullptr) {
       if (Status s = store_.PutReference(stored.ReferenceKey(), *uploaded_reference); !s.ok()) {
@@ -242,6 +243,7 @@ class LiveMonitorImpl final : public LiveMonitor {
     if (uploaded_reference != nullptr) {
       RETURN_IF_ERROR(store_.PutReference(config.ReferenceKey(), *uploaded_reference));
     }
+    RETURN_IF_ERROR(EnsureReference(config));
     ASSIGN_OR_RETURN(MonitorConfig stored, store_.UpdateMonitor(config));
     std::lock_guard lock(state_mu_);
     auto it = states_.find(stored.deployment);
@@ -268,7 +270,10 @@ class LiveMonitorImpl final : public LiveMonitor {
     DrainLocked();
     MonitorConfig config;
     Window window;
+    // Everything applied so far has a timestamp <= now, so the window [start,
+    // now + 1) holds it, and the label join finds it there.
     const int64_t now = clock_.NowMillis();
+    int64_t end = 0;
     {
       std::lock_guard lock(state_mu_);
       auto it = states_.find(deployment);
@@ -276,9 +281,9 @@ class LiveMonitorImpl final : public LiveMonitor {
         return Err(NotFound(fmt::format("No monitor for deployment '{}'", deployment)));
       }
       config = it->second->config;
-      window = std::exchange(it->second->window, NewWindow(now));
+      end = std::max(now, it->second->window.start_ms) + 1;
+      window = std::exchange(it->second->window, NewWindow(end));
     }
-    const int64_t end = std::max(now, window.start_ms + 1);
     return Finish(config, std::move(window), end);
   }
 
@@ -375,6 +380,27 @@ class LiveMonitorImpl final : public LiveMonitor {
     Window w;
     w.start_ms = start_ms;
     return w;
+  }
+
+  // Computes and stores a model version's or dataset's reference profile
+  // the first time a monitor names it; later monitors reuse it.
+  Status EnsureReference(const MonitorConfig& config) {
+    if (config.reference_kind == ReferenceKind::kUploaded || options_.references == nullptr) {
+      return Status::Ok();
+    }
+    const std::string key = config.ReferenceKey();
+    auto stored = store_.GetReference(key);
+    if (stored) return Status::Ok();
+    if (stored.error().code() != ErrorCode::kResourceDoesNotExist) return stored.error();
+    auto profile = config.reference_kind == ReferenceKind::kDataset
+                       ? options_.references->ProfileDataset(config.reference_dataset)
+                       : options_.references->ProfileModelVersion(config.reference_model,
+                                                                  config.reference_version);
+    if (!profile) {
+      return InvalidArgument(fmt::format("Cannot compute the reference profile '{}': {}", key,
+                                         profile.error().message()));
+    }
+    return store_.PutReference(key, *profile);
   }
 
   static DriftOptions DriftOptionsOf(const MonitorConfig& config) {

@@ -693,6 +693,18 @@ struct CapturedRequest {
   std::vector<double> outputs;  // rows * output_names.size()
 };
 
+// Builds reference profiles from training data; app/ adapts the registry,
+// tracking and datasets to it. Thread-safe; may block (database, disk).
+class ReferenceSource {
+ public:
+  virtual ~ReferenceSource() = default;
+  // The profile of a dataset version's CSV files (by version id).
+  virtual Result<DatasetProfile> ProfileDataset(std::string_view version_id) = 0;
+  // The profile of the dataset version a model version was trained on (its
+  // run's dataset input with context "training", else its first one).
+  virtual Result<DatasetProfile> ProfileModelVersion(std::string_view model, int64_t version) = 0;
+};
+
 struct LiveMonitorOptions {
   size_t queue_capacity = 65536;  // captured requests waiting for the worker
   // How often the worker drains the queue and closes due windows.
@@ -702,6 +714,9 @@ struct LiveMonitorOptions {
   std::filesystem::path raw_log_dir;
   uint64_t raw_log_max_bytes = 64 << 20;
   MetricObserver* observer = nullptr;  // optional; must outlive the monitor
+  // Optional; must outlive the monitor. A monitor naming a model version or
+  // dataset whose profile is not stored yet gets it computed and stored.
+  ReferenceSource* references = nullptr;
 };
 
 struct CaptureStats {
@@ -731,7 +746,10 @@ class LiveMonitor {
   virtual CaptureStats Stats() const = 0;
 
   // Monitor configuration (stored; applied to the live state at once).
-  // A reference given as a profile is stored under the monitor's key.
+  // A reference given as a profile is stored under the monitor's key; one
+  // named by model version or dataset is computed through the
+  // ReferenceSource when not stored yet (kInvalidParameterValue if it
+  // cannot be).
   virtual Result<MonitorConfig> Create(const MonitorConfig& config,
                                        const DatasetProfile* uploaded_reference) = 0;
   virtual Result<MonitorConfig> Update(const MonitorConfig& config,
