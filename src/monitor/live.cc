@@ -111,6 +111,8 @@ struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
+constexpr size_t kMaxWindowColumns = 1000;
+
 using SamplingTable =
     std::unordered_map<std::string, SamplingEntry, StringHash, std::equal_to<>>;
 
@@ -437,10 +439,13 @@ class LiveMonitorImpl final : public LiveMonitor {
     sampling_.store(std::move(table), std::memory_order_release);
   }
 
-  ColumnProfileBuilder& Builder(DeploymentState& st, std::string_view name, ColumnKind kind) {
+  // nullptr once the window has kMaxWindowColumns columns: ingested
+  // predictions name their own columns, and a window's memory stays bounded.
+  ColumnProfileBuilder* Builder(DeploymentState& st, std::string_view name, ColumnKind kind) {
     Window& w = st.window;
     auto it = w.columns.find(std::string(name));
-    if (it != w.columns.end()) return it->second;
+    if (it != w.columns.end()) return &it->second;
+    if (w.columns.size() >= kMaxWindowColumns) return nullptr;
     std::vector<double> edges;
     if (auto l = st.layout.find(name); l != st.layout.end()) {
       kind = l->second.first;
@@ -448,22 +453,23 @@ class LiveMonitorImpl final : public LiveMonitor {
     }
     w.order.emplace_back(name);
     w.kinds[std::string(name)] = kind;
-    return w.columns
-        .emplace(std::string(name),
-                 ColumnProfileBuilder(std::string(name), kind, ProfileOptions{}, std::move(edges)))
-        .first->second;
+    return &w.columns
+                .emplace(std::string(name), ColumnProfileBuilder(std::string(name), kind,
+                                                                 ProfileOptions{}, std::move(edges)))
+                .first->second;
   }
 
   void AddNumber(DeploymentState& st, std::string_view name, double v) {
-    ColumnProfileBuilder& b = Builder(st, name, ColumnKind::kNumeric);
+    ColumnProfileBuilder* b = Builder(st, name, ColumnKind::kNumeric);
+    if (b == nullptr) return;
     if (KindOf(st, name) == ColumnKind::kCategorical) {
       if (std::isfinite(v)) {
-        b.AddString(fmt::format("{}", v));
+        b->AddString(fmt::format("{}", v));
       } else {
-        b.AddMissing();
+        b->AddMissing();
       }
     } else {
-      b.AddNumber(v);
+      b->AddNumber(v);
     }
   }
 
@@ -471,15 +477,16 @@ class LiveMonitorImpl final : public LiveMonitor {
     if (v.is_number()) return AddNumber(st, name, v.as_double());
     if (v.is_bool()) return AddNumber(st, name, v.as_bool() ? 1 : 0);
     if (v.is_string()) {
-      ColumnProfileBuilder& b = Builder(st, name, ColumnKind::kCategorical);
+      ColumnProfileBuilder* b = Builder(st, name, ColumnKind::kCategorical);
+      if (b == nullptr) return;
       if (KindOf(st, name) == ColumnKind::kCategorical) {
-        b.AddString(v.as_string());
+        b->AddString(v.as_string());
       } else {
-        b.AddMissing();  // text in a numeric column: counted as missing
+        b->AddMissing();  // text in a numeric column: counted as missing
       }
       return;
     }
-    Builder(st, name, ColumnKind::kNumeric).AddMissing();
+    if (ColumnProfileBuilder* b = Builder(st, name, ColumnKind::kNumeric)) b->AddMissing();
   }
 
   static ColumnKind KindOf(const DeploymentState& st, std::string_view name) {
