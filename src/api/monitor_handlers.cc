@@ -46,7 +46,9 @@ Result<std::optional<DatasetProfile>> UploadedReference(const RequestMessage& m)
   if (csv != nullptr) {
     if (!csv->is_string()) return Err(InvalidArgument("'reference.csv' must be a string"));
     auto table = monitor::ParseCsv(csv->as_string(), "reference.csv");
-    if (!table) return Err(InvalidArgument(table.error().message()));
+    if (!table) {
+      return Err(InvalidArgument("Invalid value for 'reference.csv': " + table.error().message()));
+    }
     if (table->rows == 0) return Err(InvalidArgument("'reference.csv' has no rows"));
     return std::optional<DatasetProfile>(monitor::ProfileTable(*table));
   }

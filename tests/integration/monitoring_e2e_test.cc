@@ -104,10 +104,13 @@ TEST_F(MonitoringE2eTest, FlagsTheShiftedFeaturesOnlyInTheShiftedWindow) {
   models.SetAlias("price", "champion", v);
   CreateDeployment(*client_, "live", R"([{"model_name":"price","alias":"champion"}])");
 
+  // KS (approximate, from the window's sketch): "auto" would pick the
+  // normalized Wasserstein distance for a reference over 1000 rows, whose
+  // 0.1 threshold is within sampling noise for windows of a few hundred rows.
   const std::string reference = Csv(Draw(2000, 0, 0, 11));
   auto created = Post(std::string(kMonitors) + "create",
                       R"({"deployment":"live","window_seconds":3600,"sample_rate":1,)"
-                      R"("reference":{"csv":)" +
+                      R"("drift":{"method":"ks"},"reference":{"csv":)" +
                           Quoted(reference) + "}}");
   ASSERT_EQ(created.status, 200) << created.body;
   json::Value monitor = *ParseOrNull(created.body).Find("monitor");
@@ -189,12 +192,12 @@ TEST_F(MonitoringE2eTest, FlagsTheShiftedFeaturesOnlyInTheShiftedWindow) {
   auto got = Get(std::string(kMonitors) + "get?deployment=live");
   ASSERT_EQ(got.status, 200);
   auto updated = Post(std::string(kMonitors) + "update",
-                      R"({"deployment":"live","sample_rate":0.5,"drift":{"method":"ks"}})");
+                      R"({"deployment":"live","sample_rate":0.5,"drift":{"method":"psi"}})");
   ASSERT_EQ(updated.status, 200) << updated.body;
   json::Value u = *ParseOrNull(updated.body).Find("monitor");
   EXPECT_EQ(Number(u, "sample_rate"), 0.5);
   EXPECT_EQ(Number(u, "window_seconds"), 3600);  // unchanged
-  EXPECT_EQ(Str(*u.Find("drift"), "method"), "ks");
+  EXPECT_EQ(Str(*u.Find("drift"), "method"), "psi");
   auto listed = Get(std::string(kMonitors) + "list");
   ASSERT_EQ(listed.status, 200);
   EXPECT_EQ(ParseOrNull(listed.body).Find("monitors")->items().size(), 1u);
@@ -206,7 +209,8 @@ TEST_F(MonitoringE2eTest, FlagsTheShiftedFeaturesOnlyInTheShiftedWindow) {
 TEST_F(MonitoringE2eTest, IngestsPredictionsMadeElsewhere) {
   const std::string reference = Csv(Draw(1500, 0, 0, 21));
   ASSERT_EQ(Post(std::string(kMonitors) + "create",
-                 R"({"deployment":"offline","reference":{"csv":)" + Quoted(reference) + "}}")
+                 R"({"deployment":"offline","drift":{"method":"ks"},"reference":{"csv":)" +
+                     Quoted(reference) + "}}")
                 .status,
             200);
   const std::vector<Row> rows = Draw(400, 0, 5, 22);  // x2 shifted
@@ -251,7 +255,9 @@ TEST_F(MonitoringE2eTest, BadInputGetsA4xxNamingTheProblem) {
             "drift.method", "create method");
   ExpectBad(Post(m + "create", R"({"deployment":"d","reference":{"csv":5}})"), 400,
             "reference.csv", "create csv type");
-  ExpectBad(Post(m + "create", R"({"deployment":"d","reference":{"csv":"a,b\n1,2,3\n"}})"), 400,
+  ExpectBad(Post(m + "create", R"({"deployment":"d","reference":{"csv":"a,b\n"}})"), 400,
+            "reference.csv", "create csv without rows");
+  ExpectBad(Post(m + "create", R"({"deployment":"d","reference":{"csv":"a\n\"1\n"}})"), 400,
             "reference.csv", "create bad csv");
   ExpectBad(Post(m + "create", R"({"deployment":"d","reference":{"profile":{"columns":7}}})"), 400,
             "reference.profile", "create bad profile");
