@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -15,6 +16,7 @@
 #include "base/json.h"
 #include "monitor/monitor.h"
 #include "support/scratch_database.h"
+#include "support/temp_dir.h"
 
 namespace mlforge::monitor {
 namespace {
@@ -384,6 +386,30 @@ TEST_P(LiveMonitorTest, StoreKeepsConfigsReferencesAndPagesResults) {
   ASSERT_TRUE(store_->DeleteMonitor("d").ok());
   EXPECT_EQ(store_->DeleteMonitor("d").code(), ErrorCode::kResourceDoesNotExist);
   EXPECT_TRUE(store_->ListResults("d", 0, INT64_MAX, 10, "")->results.empty());
+}
+
+TEST_P(LiveMonitorTest, RawLogKeepsSampledRequestsAndStaysBounded) {
+  mlforge::testing::TempDir dir;
+  StartMonitor({.tick = 1h, .raw_log_dir = dir.path() / "raw", .raw_log_max_bytes = 1000});
+  MonitorConfig c = Config("d");
+  c.raw_log = true;
+  ASSERT_TRUE(monitor_->Create(c, nullptr).has_value());
+  for (CapturedRequest& r : Requests("d", MakeTable(40, 0, 0, 1), "id", clock_.NowMillis())) {
+    ASSERT_TRUE(monitor_->Capture(std::move(r)));
+  }
+  ASSERT_TRUE(monitor_->CloseWindow("d").has_value());  // drains the queue
+  const auto log = dir.path() / "raw" / "d.jsonl";
+  ASSERT_TRUE(std::filesystem::exists(log));
+  ASSERT_TRUE(std::filesystem::exists(log.string() + ".1"));  // rotated once
+  EXPECT_LE(std::filesystem::file_size(log), 1000u);
+  EXPECT_LE(std::filesystem::file_size(log.string() + ".1"), 1000u);
+  std::ifstream in(log);
+  std::string line, last;
+  while (std::getline(in, line)) last = line;
+  auto v = json::Parse(last);
+  ASSERT_TRUE(v.has_value()) << last;
+  EXPECT_EQ(v->Find("request_id")->as_string(), "id39");
+  EXPECT_EQ(v->Find("features")->items().size(), 1u);
 }
 
 // Counts calls; knows one model version and no datasets.
