@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "app/model_source_adapter.h"
+#include "app/monitor_adapters.h"
 #include "base/clock.h"
 #include "base/ids.h"
 #include "base/log.h"
@@ -16,6 +17,7 @@
 #include "blob/blob.h"
 #include "data/data.h"
 #include "http/http.h"
+#include "monitor/monitor.h"
 #include "registry/registry.h"
 #include "serving/serving.h"
 #include "sql/sql.h"
@@ -97,7 +99,20 @@ int RunServer(const ServerConfig& config) {
   auto deployments = serving::DeploymentStore::Open(**db, SystemClock::Get());
   if (!deployments) return Fail("cannot initialise deployments", deployments.error());
   RegistryModelSource model_source(**registry, *artifacts);
+  // Live monitoring: serving hands every request to the monitors' capture
+  // queue (docs/monitoring.md).
+  auto monitor_store = monitor::MonitorStore::Open(**db, SystemClock::Get());
+  if (!monitor_store) return Fail("cannot initialise monitoring", monitor_store.error());
+  TrainingDataReferences reference_source(**registry, **tracking, **datasets);
+  monitor::LiveMonitorOptions monitor_options;
+  monitor_options.raw_log_dir = std::filesystem::path(config.data_dir) / "monitoring" / "raw";
+  monitor_options.references = &reference_source;
+  auto live_monitor =
+      monitor::LiveMonitor::Start(**monitor_store, SystemClock::Get(), monitor_options);
+  if (!live_monitor) return Fail("cannot start monitoring", live_monitor.error());
+  MonitorPredictionSink prediction_sink(**live_monitor);
   serving::EngineOptions engine_options;
+  engine_options.sink = &prediction_sink;
   engine_options.poll_interval = std::chrono::milliseconds(config.serving_poll_ms);
   auto engine = serving::ServingEngine::Start(**deployments, model_source, metrics, engine_options);
   if (!engine) return Fail("cannot start model serving", engine.error());
@@ -122,6 +137,8 @@ int RunServer(const ServerConfig& config) {
                                       .version = kMlflowCompatibleVersion};
   api::RegisterDeploymentRoutes(router, serving_context);
   api::RegisterInferenceRoutes(router, serving_context);
+  api::RegisterMonitorRoutes(router, api::MonitorContext{.monitor = live_monitor->get(),
+                                                         .store = monitor_store->get()});
   api::RegisterMetricsRoute(router, metrics);
 
   http::ServerOptions options;
@@ -172,6 +189,9 @@ int RunDbUpgrade(const std::string& backend_store_uri) {
   if (Status s = serving::ApplyServingMigrations(**db); !s.ok()) return Fail("migration failed", s);
   auto serving_version = (*db)->SchemaVersion("serving");
   std::printf("serving schema at version %d\n", serving_version ? *serving_version : -1);
+  if (Status s = monitor::ApplyMonitorMigrations(**db); !s.ok()) return Fail("migration failed", s);
+  auto monitor_version = (*db)->SchemaVersion("monitor");
+  std::printf("monitor schema at version %d\n", monitor_version ? *monitor_version : -1);
   return 0;
 }
 

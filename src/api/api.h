@@ -28,6 +28,10 @@ class ServingEngine;
 namespace metrics {
 class Registry;
 }
+namespace monitor {
+class LiveMonitor;
+class MonitorStore;
+}  // namespace monitor
 }  // namespace mlforge
 
 namespace mlforge::api {
@@ -93,6 +97,16 @@ void RegisterInferenceRoutes(http::Router& router, const ServingContext& context
 // /invocations, /ping, /health, /version.
 void RegisterScoringServerRoutes(http::Router& router, const ServingContext& context,
                                  std::string deployment);
+
+struct MonitorContext {
+  monitor::LiveMonitor* monitor = nullptr;  // required
+  monitor::MonitorStore* store = nullptr;   // required
+};
+
+// Live monitoring (docs/monitoring.md): /api/2.0/mlforge/monitors/{create,
+// get, list, update, delete, close-window, results, report} and ingestion at
+// /api/2.0/mlforge/monitoring/{predictions, labels}.
+void RegisterMonitorRoutes(http::Router& router, const MonitorContext& context);
 
 // GET /metrics: the registry in Prometheus text format 0.0.4.
 void RegisterMetricsRoute(http::Router& router, metrics::Registry& registry);

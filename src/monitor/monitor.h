@@ -12,11 +12,13 @@
 // Value types here are thread-compatible; the functions are thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,6 +29,13 @@
 
 #include "base/json.h"
 #include "base/status.h"
+
+namespace mlforge {
+class Clock;
+namespace sql {
+class Database;
+}
+}  // namespace mlforge
 
 namespace mlforge::monitor {
 
@@ -506,6 +515,266 @@ class MetricObserver {
 
 
 // ======== live monitors: capture, windows, ingestion, results (declarations below)
+
+// docs/monitoring.md ("Live monitoring"). A deployment's monitor profiles a
+// sample of its traffic (captured from serving, or ingested from elsewhere)
+// per window, compares each closed window with a reference profile, stores
+// the results and hands them to a MetricObserver as MetricPoints.
+
+inline constexpr int64_t kMinWindowSeconds = 1;
+inline constexpr int64_t kMaxWindowSeconds = 30 * 24 * 3600;
+inline constexpr int kResultsDefault = 100;
+inline constexpr int kResultsMax = 1000;
+
+// Where a monitor's reference profile comes from. Reference profiles are
+// stored by key: "model:<name>/<version>", "dataset:<version id>", or
+// "monitor:<deployment>" for one uploaded with the monitor.
+enum class ReferenceKind : uint8_t { kModelVersion, kDataset, kUploaded };
+std::string_view ReferenceKindName(ReferenceKind kind);  // "model_version", "dataset", "uploaded"
+
+struct MonitorConfig {
+  std::string deployment;
+  int64_t window_seconds = 3600;  // a window is [start, start + window_seconds)
+  double sample_rate = 1.0;       // share of requests captured, in [0, 1]
+  ReferenceKind reference_kind = ReferenceKind::kUploaded;
+  std::string reference_model;    // kModelVersion
+  int64_t reference_version = 0;  // kModelVersion
+  std::string reference_dataset;  // kDataset: a dataset version id
+  // Drift tests: method (DriftMethodName or "auto"), threshold (unset: the
+  // method's default), correction, drift_share, columns (empty: all shared).
+  DriftOptions drift;
+  bool enabled = true;
+  // Keep sampled requests as JSON Lines (bounded; docs/monitoring.md).
+  bool raw_log = false;
+  int64_t creation_timestamp = 0;
+  int64_t last_updated_timestamp = 0;
+
+  std::string ReferenceKey() const;
+};
+// Errors: kInvalidParameterValue naming the field.
+Status ValidateMonitorConfig(const MonitorConfig& config);
+// The JSON the API shows and the store keeps: {"deployment", "window_seconds",
+// "sample_rate", "reference": {"kind", "model_name", "version", "dataset_id"},
+// "drift": {"method", "threshold", "correction", "drift_share", "columns"},
+// "enabled", "raw_log", timestamps}. Parse starts from `base` (update).
+void WriteMonitorConfig(json::Writer& w, const MonitorConfig& config);
+Result<MonitorConfig> ParseMonitorConfig(const json::Value& value, const MonitorConfig& base);
+
+// System health of a window: from every request (sampled or not) that
+// serving captured. Latencies in milliseconds.
+struct WindowHealth {
+  uint64_t requests = 0;
+  uint64_t errors = 0;
+  double requests_per_s = 0;
+  double error_rate = 0;
+  double latency_p50_ms = kNaN;
+  double latency_p95_ms = kNaN;
+  double latency_p99_ms = kNaN;
+  double memory_bytes = 0;  // the process's resident set when the window closed
+};
+
+// One closed window of a deployment.
+struct WindowResult {
+  std::string deployment;
+  int64_t window_start_ms = 0;
+  int64_t window_end_ms = 0;
+  uint64_t rows = 0;     // profiled rows (sampled and ingested)
+  bool compared = false;  // false: no reference or no rows
+  std::string message;    // why not compared
+  double drift_share = 0;
+  bool dataset_drift = false;
+  std::vector<std::string> drifted_features;
+  std::string features_json;  // [{"column", "method", "score", "p_value", "drifted", ...}]
+  WindowHealth health;
+  // Performance where labels joined predictions: metric name -> value (mae,
+  // rmse, accuracy, ...), and how many labelled rows it came from.
+  std::vector<std::pair<std::string, double>> performance;
+  uint64_t labelled_rows = 0;
+  std::string profile_json;  // the window's profile (ProfileToJson), for reports
+};
+void WriteWindowResult(json::Writer& w, const WindowResult& result);
+
+struct WindowResultPage {
+  std::vector<WindowResult> results;  // oldest first
+  std::string next_page_token;
+};
+
+// The points an observer gets for a window (the names listed at MetricPoint).
+std::vector<MetricPoint> WindowMetricPoints(const WindowResult& result);
+
+// A prediction made elsewhere (or captured), one request of one or more rows.
+struct IngestedPrediction {
+  std::string deployment;
+  std::string request_id;
+  int64_t timestamp_ms = 0;
+  // Row-major, by column name: features[r] holds (name, value) pairs; a
+  // value is a JSON number, string or null.
+  std::vector<std::vector<std::pair<std::string, json::Value>>> features;
+  std::vector<std::string> output_names;
+  std::vector<double> outputs;  // rows * output_names.size(), row-major
+};
+
+// Ground truth for a request: one value per row of its prediction.
+struct GroundTruth {
+  std::string deployment;
+  std::string request_id;
+  int64_t timestamp_ms = 0;
+  std::vector<double> values;
+};
+
+// A prediction's first output per row beside its label, for performance.
+struct LabelledRow {
+  double prediction = 0;
+  double label = 0;
+};
+
+// Performance of a window from its labelled rows. The hook where malert's
+// metrics (accuracy ... roc_auc) plug in; until then: mae, rmse, and, when
+// every label is 0 or 1, accuracy with predictions thresholded at 0.5.
+std::vector<std::pair<std::string, double>> WindowPerformanceHook(
+    std::span<const LabelledRow> rows);
+
+// The stored monitors, reference profiles, window results, predictions and
+// labels (SQL component "monitor"). Thread-safe: each call is one transaction.
+class MonitorStore {
+ public:
+  // Applies the "monitor" migrations. db and clock must outlive the store.
+  static Result<std::unique_ptr<MonitorStore>> Open(sql::Database& db, const Clock& clock);
+  virtual ~MonitorStore() = default;
+
+  // Errors: kResourceAlreadyExists, kInvalidParameterValue.
+  virtual Result<MonitorConfig> CreateMonitor(const MonitorConfig& config) = 0;
+  virtual Result<MonitorConfig> GetMonitor(std::string_view deployment) = 0;
+  virtual Result<std::vector<MonitorConfig>> ListMonitors() = 0;  // by deployment
+  virtual Result<MonitorConfig> UpdateMonitor(const MonitorConfig& config) = 0;
+  // Also drops the deployment's results (not its predictions and labels).
+  virtual Status DeleteMonitor(std::string_view deployment) = 0;
+
+  virtual Status PutReference(std::string_view key, const DatasetProfile& profile) = 0;
+  // kResourceDoesNotExist when none is stored under the key.
+  virtual Result<DatasetProfile> GetReference(std::string_view key) = 0;
+
+  // Replaces a result with the same (deployment, window start).
+  virtual Status PutResult(const WindowResult& result) = 0;
+  virtual Result<WindowResult> GetResult(std::string_view deployment, int64_t window_start_ms) = 0;
+  // Windows starting in [from_ms, to_ms), oldest first.
+  virtual Result<WindowResultPage> ListResults(std::string_view deployment, int64_t from_ms,
+                                               int64_t to_ms, int max_results,
+                                               std::string_view page_token) = 0;
+
+  // Later copies of a (deployment, request id) replace earlier ones.
+  virtual Status PutPredictions(std::span<const IngestedPrediction> predictions) = 0;
+  virtual Status PutLabels(std::span<const GroundTruth> labels) = 0;
+  // Labelled rows of predictions made in [from_ms, to_ms).
+  virtual Result<std::vector<LabelledRow>> JoinLabels(std::string_view deployment, int64_t from_ms,
+                                                      int64_t to_ms) = 0;
+  // Start times of the deployment's stored windows holding predictions of
+  // these request ids (to recompute performance when labels arrive late).
+  virtual Result<std::vector<int64_t>> WindowsOfRequests(std::string_view deployment,
+                                                         std::span<const std::string> ids) = 0;
+};
+
+// Applies the "monitor" schema migrations (mlforge db upgrade).
+Status ApplyMonitorMigrations(sql::Database& db);
+
+// One captured request, as the capture queue holds it (copied from serving's
+// CapturedPrediction by app/'s adapter; only sampled requests carry rows).
+struct CapturedRequest {
+  std::string deployment;
+  std::string request_id;
+  int64_t timestamp_ms = 0;
+  double latency_ms = 0;
+  bool error = false;
+  bool sampled = false;
+  std::vector<std::string> feature_names;
+  int64_t rows = 0;
+  std::vector<float> features;  // rows * feature_names.size()
+  std::vector<std::string> output_names;
+  std::vector<double> outputs;  // rows * output_names.size()
+};
+
+// Builds reference profiles from training data; app/ adapts the registry,
+// tracking and datasets to it. Thread-safe; may block (database, disk).
+class ReferenceSource {
+ public:
+  virtual ~ReferenceSource() = default;
+  // The profile of a dataset version's CSV files (by version id).
+  virtual Result<DatasetProfile> ProfileDataset(std::string_view version_id) = 0;
+  // The profile of the dataset version a model version was trained on (its
+  // run's dataset input with context "training", else its first one).
+  virtual Result<DatasetProfile> ProfileModelVersion(std::string_view model, int64_t version) = 0;
+};
+
+struct LiveMonitorOptions {
+  size_t queue_capacity = 65536;  // captured requests waiting for the worker
+  // How often the worker drains the queue and closes due windows.
+  std::chrono::milliseconds tick{200};
+  // Raw logs (JSON Lines) go under this directory, one file per deployment,
+  // each at most raw_log_max_bytes (then rotated once to .1). Empty: no raw logs.
+  std::filesystem::path raw_log_dir;
+  uint64_t raw_log_max_bytes = 64 << 20;
+  MetricObserver* observer = nullptr;  // optional; must outlive the monitor
+  // Optional; must outlive the monitor. A monitor naming a model version or
+  // dataset whose profile is not stored yet gets it computed and stored.
+  ReferenceSource* references = nullptr;
+};
+
+struct CaptureStats {
+  uint64_t captured = 0;  // pushed to the queue
+  uint64_t dropped = 0;   // the queue was full
+  uint64_t processed = 0; // drained by the worker
+};
+
+// Live monitors of every deployment: capture queue, per-window state, and
+// the worker that closes windows. Thread-safe. Capture() is the request-path
+// call: one sampling decision and one lock-free try-push.
+class LiveMonitor {
+ public:
+  // Starts the worker. store and clock must outlive the monitor.
+  static Result<std::unique_ptr<LiveMonitor>> Start(MonitorStore& store, const Clock& clock,
+                                                    LiveMonitorOptions options);
+  virtual ~LiveMonitor() = default;
+
+  // The request path's one decision: kOff without an enabled monitor (no
+  // capture at all), else kSample when a hash of the request id falls under
+  // the sample rate (the rows are copied and profiled), else kCount (health
+  // only: latency and errors count every request). Lock-free.
+  enum class Sampling : uint8_t { kOff, kCount, kSample };
+  virtual Sampling Decide(std::string_view deployment, std::string_view request_id) const = 0;
+  // Non-blocking: false (and counted as dropped) when the queue is full.
+  virtual bool Capture(CapturedRequest request) = 0;
+  virtual CaptureStats Stats() const = 0;
+
+  // Monitor configuration (stored; applied to the live state at once).
+  // A reference given as a profile is stored under the monitor's key; one
+  // named by model version or dataset is computed through the
+  // ReferenceSource when not stored yet (kInvalidParameterValue if it
+  // cannot be).
+  virtual Result<MonitorConfig> Create(const MonitorConfig& config,
+                                       const DatasetProfile* uploaded_reference) = 0;
+  virtual Result<MonitorConfig> Update(const MonitorConfig& config,
+                                       const DatasetProfile* uploaded_reference) = 0;
+  virtual Status Delete(std::string_view deployment) = 0;
+
+  // Drains what is queued, then closes the deployment's current window now
+  // (it ends now; the next starts now). Returns the stored result.
+  virtual Result<WindowResult> CloseWindow(std::string_view deployment) = 0;
+
+  // Predictions made elsewhere: profiled into the current windows and stored
+  // for the label join. Errors: kResourceDoesNotExist without a monitor.
+  virtual Status IngestPredictions(std::vector<IngestedPrediction> predictions) = 0;
+  // Ground truth: stored; performance of closed windows holding these
+  // requests is recomputed.
+  virtual Status IngestLabels(std::vector<GroundTruth> labels) = 0;
+
+  // The drift report of a stored window against the monitor's reference.
+  virtual Result<DriftReport> Report(std::string_view deployment, int64_t window_start_ms) = 0;
+
+  // Stops the worker (what is queued is processed, windows stay open).
+  // Idempotent; the destructor calls it.
+  virtual void Shutdown() = 0;
+};
+
 
 
 }  // namespace mlforge::monitor

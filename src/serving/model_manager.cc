@@ -107,6 +107,7 @@ struct RoutedRequest::State {
   std::shared_ptr<const DeploymentSnapshot> snapshot;
   const RouteEntry* route = nullptr;
   SteadyClock::time_point start;
+  PredictionSink* sink = nullptr;
 };
 
 RoutedRequest::RoutedRequest() = default;
@@ -125,6 +126,27 @@ int64_t RoutedRequest::version() const { return state_->route->served->version; 
 
 namespace {
 
+// Hands a finished request to the sink (if any).
+void Capture(const RoutedRequest::State& state, std::string_view request_id,
+             const FeatureBatch* features, const PredictionBatch* outputs) {
+  if (state.sink == nullptr) return;
+  const auto now = SteadyClock::now();
+  CapturedPrediction c;
+  c.deployment = state.snapshot->name;
+  c.model_name = state.route->served->model_name;
+  c.version = state.route->served->version;
+  c.request_id = request_id;
+  c.timestamp_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  c.latency_ms = std::chrono::duration<double, std::milli>(now - state.start).count();
+  c.signature = &state.route->served->runtime->signature();
+  c.features = features;
+  c.outputs = outputs;
+  c.error = outputs == nullptr;
+  state.sink->OnPrediction(c);
+}
+
 // A routed request in a batcher's queue.
 class ServingJob final : public BatchJob {
  public:
@@ -139,6 +161,7 @@ class ServingJob final : public BatchJob {
         std::chrono::duration<double>(SteadyClock::now() - state_->start).count());
     if (!batch) {
       route.metrics.errors->Inc();
+      Capture(*state_, request_id_, &features, nullptr);
       done_(batch);
       return;
     }
@@ -155,6 +178,8 @@ class ServingJob final : public BatchJob {
       own = std::move(slice);
       mine = &own;
     }
+    // Before the answer: once a client has it, its capture is queued.
+    Capture(*state_, request_id_, &features, &**mine);
     done_(*mine);
     // Mirrored after the response is on its way: shadows never delay it.
     const DeploymentSnapshot& snapshot = *state_->snapshot;
@@ -189,6 +214,7 @@ void RoutedRequest::Predict(FeatureBatch rows, std::string request_id, Done done
 void RoutedRequest::Reject() {
   if (state_ == nullptr) return;
   state_->snapshot->errors.bad_request->Inc();
+  Capture(*state_, {}, nullptr, nullptr);
   state_.reset();
 }
 
@@ -254,6 +280,7 @@ class ModelManager final : public ServingEngine {
     state->snapshot = snapshot;
     state->route = route;
     state->start = SteadyClock::now();
+    state->sink = options_.sink;
     return RoutedRequest(std::move(state));
   }
 

@@ -258,6 +258,35 @@ struct ShadowStats {
   std::vector<ShadowSample> samples;  // newest last
 };
 
+// ------------------------------------------------------ prediction capture
+
+// One finished request, as the engine hands it to a PredictionSink. It only
+// points at the request's data: valid during OnPrediction, so a sink copies
+// what it keeps (and only when it samples the request).
+struct CapturedPrediction {
+  std::string_view deployment;
+  std::string_view model_name;
+  int64_t version = 0;
+  std::string_view request_id;
+  int64_t timestamp_ms = 0;  // when the answer was ready, Unix milliseconds
+  double latency_ms = 0;     // routing to answer
+  const ModelSignature* signature = nullptr;  // names the feature columns
+  const FeatureBatch* features = nullptr;     // nullptr when rejected before decoding
+  const PredictionBatch* outputs = nullptr;   // nullptr when error
+  bool error = false;                         // the request failed (bad input or model error)
+};
+
+// Where served predictions go for monitoring. Serving declares it; app/
+// adapts monitor's capture to it. Called on batch (or request) threads for
+// every request, before its answer is sent, so a capture is queued by the
+// time a client sees the answer: it must not block (one sampling decision
+// and a non-blocking push). Thread-safe.
+class PredictionSink {
+ public:
+  virtual ~PredictionSink() = default;
+  virtual void OnPrediction(const CapturedPrediction& prediction) = 0;
+};
+
 struct EngineOptions {
   // How often stored deployments and aliases are re-read. Changes made
   // through this process's API are applied at once (Refresh).
@@ -267,6 +296,8 @@ struct EngineOptions {
   // Serve only this deployment (a `mlforge serve` replica); empty = all.
   std::string only_deployment;
   ModelLoader loader;  // empty: LoadModelPackage
+  // Optional; must outlive the engine. Gets every request's outcome.
+  PredictionSink* sink = nullptr;
 };
 
 // The model version chosen for one request. It keeps that version loaded
