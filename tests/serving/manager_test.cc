@@ -157,26 +157,34 @@ TEST_F(ManagerTest, AliasMoveAndRouteChangeSwapAndUnloadTheOldVersion) {
   models_.SetAlias("fraud", "champion", 2);
   engine_->Refresh();
   EXPECT_EQ(Ask(*engine_, "d").version, 2);
-  EXPECT_TRUE(EventuallyLoaded(1));  // version 1 is gone: nothing holds it
+  EXPECT_EQ(LoadedModels(), 2);  // version 1 stays loaded: the warm standby
+  // Moving back swaps without a load.
+  const int64_t loads = models_.loads();
+  models_.SetAlias("fraud", "champion", 1);
+  engine_->Refresh();
+  EXPECT_EQ(Ask(*engine_, "d").version, 1);
+  EXPECT_EQ(models_.loads(), loads);
   SetRoutes("d", {VersionRoute("fraud", 3)});
   engine_->Refresh();
   EXPECT_EQ(Ask(*engine_, "d").version, 3);
   EXPECT_EQ(engine_->GetStatus("d")->serving_revision, 2);
-  EXPECT_TRUE(EventuallyLoaded(1));
+  EXPECT_TRUE(EventuallyLoaded(2));  // 3 serves, 1 is the standby, 2 is gone
 
   // A request routed before a swap finishes on its version, which stays
-  // loaded until then.
+  // loaded until then even when it is no longer the standby.
   auto held = engine_->Route("d", std::nullopt, "");
   ASSERT_TRUE(held.has_value());
   SetRoutes("d", {VersionRoute("fraud", 4)});
   engine_->Refresh();
-  EXPECT_EQ(LoadedModels(), 2);
+  SetRoutes("d", {VersionRoute("fraud", 5)});
+  engine_->Refresh();
+  EXPECT_EQ(LoadedModels(), 3);  // 5 serves, 4 is the standby, 3 is held
   std::promise<double> done;
   held->Predict(Row(0), "late",
                 [&](const Result<PredictionBatch>& p) { done.set_value(p->values[0]); });
   EXPECT_DOUBLE_EQ(done.get_future().get(), 3000);
-  EXPECT_EQ(Ask(*engine_, "d").version, 4);
-  EXPECT_TRUE(EventuallyLoaded(1));  // version 3 goes once its last request is done
+  EXPECT_EQ(Ask(*engine_, "d").version, 5);
+  EXPECT_TRUE(EventuallyLoaded(2));  // version 3 goes once its last request is done
 }
 
 TEST_F(ManagerTest, FailedLoadKeepsTheOldVersionServingAndIsReported) {
