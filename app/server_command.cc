@@ -126,6 +126,11 @@ int RunServer(const ServerConfig& config) {
   context.version = kMlflowCompatibleVersion;
   // An alias move reaches serving now, not at the next poll.
   context.on_versions_moved = [e = engine->get()] { e->Refresh(std::chrono::milliseconds(0)); };
+  // A registered version gets its reference profile from its training data.
+  context.on_version_created = [m = live_monitor->get()](const std::string& model,
+                                                         int64_t version) {
+    m->PrepareReference(model, version);
+  };
   api::RegisterMlflowRoutes(router, context);
   api::RegisterDatasetRoutes(router, api::DatasetContext{.datasets = datasets->get(),
                                                          .tracking = tracking->get()});

@@ -2,6 +2,7 @@
 // response. MLflow's JSON shapes and error codes live here and nowhere else.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -46,6 +47,9 @@ struct MlflowContext {
   // Called after a registry change that may move what an alias, stage or
   // model name resolves to (app/ nudges serving with it). Must not block.
   std::function<void()> on_versions_moved;
+  // Called after a model version is registered (app/ has monitoring compute
+  // its reference profile). Must not block.
+  std::function<void(const std::string& model, int64_t version)> on_version_created;
 };
 
 // Registers the MLflow tracking REST API under /api/2.0/mlflow/ and

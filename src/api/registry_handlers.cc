@@ -5,6 +5,7 @@
 // /api/2.0/mlforge/registry/events and /model-versions/get-artifact.
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -450,6 +451,8 @@ struct Route {
   // Whether a success may change which version an alias, stage or name
   // resolves to (serving is told at once rather than at its next poll).
   bool moves_versions = false;
+  // Whether a success registers a new version (monitoring is told).
+  bool creates_version = false;
 };
 
 std::vector<Route> RegistryRoutes() {
@@ -474,7 +477,7 @@ std::vector<Route> RegistryRoutes() {
       {Method::kPost, "/mlflow/registered-models/alias", SetAlias, {}, true},
       {Method::kDelete, "/mlflow/registered-models/alias", DeleteAlias, {}, true},
       {Method::kGet, "/mlflow/registered-models/alias", GetModelVersionByAlias, {}},
-      {Method::kPost, "/mlflow/model-versions/create", CreateModelVersion, {"tags"}},
+      {Method::kPost, "/mlflow/model-versions/create", CreateModelVersion, {"tags"}, false, true},
       {Method::kGet, "/mlflow/model-versions/get", GetModelVersion, {}},
       {Method::kPatch, "/mlflow/model-versions/update", UpdateModelVersion, {}},
       {Method::kDelete, "/mlflow/model-versions/delete", DeleteModelVersion, {}, true},
@@ -486,6 +489,20 @@ std::vector<Route> RegistryRoutes() {
       // mlforge's own: the append-only audit log.
       {Method::kGet, "/mlforge/registry/events", ListEvents, {}},
   };
+}
+
+// Tells `created` which version a model-versions/create answer holds.
+void AnnounceCreatedVersion(const std::string& body,
+                            const std::function<void(const std::string&, int64_t)>& created) {
+  auto v = json::Parse(body);
+  const json::Value* mv = v ? v->Find("model_version") : nullptr;
+  const json::Value* name = mv ? mv->Find("name") : nullptr;
+  const json::Value* version = mv ? mv->Find("version") : nullptr;
+  if (name == nullptr || !name->is_string() || version == nullptr || !version->is_string()) return;
+  int64_t number = 0;
+  const std::string& text = version->as_string();
+  if (std::from_chars(text.data(), text.data() + text.size(), number).ec != std::errc()) return;
+  created(name->as_string(), number);
 }
 
 }  // namespace
@@ -503,13 +520,16 @@ void RegisterRegistryRoutes(http::Router& router, const MlflowContext& context) 
   for (Route& route : RegistryRoutes()) {
     std::function<void()> notify;
     if (route.moves_versions) notify = context.on_versions_moved;
-    auto handler = [reg, fn = route.handler, repeated = route.repeated, notify](
+    std::function<void(const std::string&, int64_t)> created;
+    if (route.creates_version) created = context.on_version_created;
+    auto handler = [reg, fn = route.handler, repeated = route.repeated, notify, created](
                        http::Request& request, http::Response& response) {
       auto message = RequestMessage::Decode(request, repeated);
       if (!message) return SetStatusError(response, message.error());
       Result<std::string> body = fn(*reg, *message, ActorOf(request));
       if (!body) return SetStatusError(response, body.error());
       if (notify) notify();
+      if (created) AnnounceCreatedVersion(*body, created);
       response.SetJson(std::move(*body));
     };
     for (std::string_view prefix : {kApiPrefix, kAjaxPrefix}) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -368,7 +369,33 @@ class LiveMonitorImpl final : public LiveMonitor {
     return report;
   }
 
+  void PrepareReference(std::string model, int64_t version) override {
+    if (options_.references == nullptr) return;
+    std::lock_guard lock(reference_mu_);
+    if (reference_stopped_) return;
+    pending_references_.emplace_back(std::move(model), version);
+    if (!reference_thread_.joinable()) {
+      reference_thread_ = std::jthread([this](std::stop_token stop) { ReferenceLoop(stop); });
+    }
+    reference_cv_.notify_all();
+  }
+
+  void WaitForReferences() override {
+    std::unique_lock lock(reference_mu_);
+    reference_cv_.wait(lock, [&] { return pending_references_.empty() && !reference_busy_; });
+  }
+
   void Shutdown() override {
+    {
+      std::lock_guard lock(reference_mu_);
+      reference_stopped_ = true;
+      pending_references_.clear();
+    }
+    reference_cv_.notify_all();
+    if (reference_thread_.joinable()) {
+      reference_thread_.request_stop();
+      reference_thread_.join();
+    }
     if (thread_.joinable()) {
       thread_.request_stop();
       thread_.join();
@@ -382,6 +409,31 @@ class LiveMonitorImpl final : public LiveMonitor {
     Window w;
     w.start_ms = start_ms;
     return w;
+  }
+
+  // Registered versions' reference profiles, one at a time, off every
+  // request and window path.
+  void ReferenceLoop(std::stop_token stop) {
+    std::unique_lock lock(reference_mu_);
+    while (!stop.stop_requested()) {
+      reference_cv_.wait(lock, stop, [&] { return !pending_references_.empty(); });
+      if (stop.stop_requested() || pending_references_.empty()) break;
+      auto [model, version] = std::move(pending_references_.front());
+      pending_references_.pop_front();
+      reference_busy_ = true;
+      lock.unlock();
+      MonitorConfig config;
+      config.reference_kind = ReferenceKind::kModelVersion;
+      config.reference_model = model;
+      config.reference_version = version;
+      if (Status s = EnsureReference(config); !s.ok()) {
+        log::Info("monitor: no reference profile for {} version {}: {}", model, version,
+                  s.message());
+      }
+      lock.lock();
+      reference_busy_ = false;
+      reference_cv_.notify_all();
+    }
   }
 
   // Computes and stores a model version's or dataset's reference profile
@@ -692,6 +744,13 @@ class LiveMonitorImpl final : public LiveMonitor {
   // Guards states_ (held for one request's update or a window swap).
   std::mutex state_mu_;
   std::map<std::string, std::unique_ptr<DeploymentState>, std::less<>> states_;
+  // Reference profiles asked for by PrepareReference (guarded by reference_mu_).
+  std::mutex reference_mu_;
+  std::condition_variable_any reference_cv_;
+  std::deque<std::pair<std::string, int64_t>> pending_references_;
+  bool reference_busy_ = false;
+  bool reference_stopped_ = false;
+  std::jthread reference_thread_;
   std::jthread thread_;  // last: stops before the rest is destroyed
 };
 

@@ -756,6 +756,14 @@ class LiveMonitor {
                                        const DatasetProfile* uploaded_reference) = 0;
   virtual Status Delete(std::string_view deployment) = 0;
 
+  // A model version was registered: its reference profile is computed from
+  // its training data on a background thread and stored, so monitors naming
+  // it start at once. Returns at once; a version without training data is
+  // skipped (logged), as is one whose profile is stored already.
+  virtual void PrepareReference(std::string model, int64_t version) = 0;
+  // Waits until every PrepareReference asked so far is done (tests).
+  virtual void WaitForReferences() = 0;
+
   // Drains what is queued, then closes the deployment's current window now
   // (it ends now; the next starts now). Returns the stored result.
   virtual Result<WindowResult> CloseWindow(std::string_view deployment) = 0;

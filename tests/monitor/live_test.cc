@@ -464,6 +464,31 @@ TEST_P(LiveMonitorTest, ModelVersionReferenceIsComputedOnceAndShared) {
   EXPECT_TRUE(w->compared) << w->message;
 }
 
+TEST_P(LiveMonitorTest, RegisteredVersionGetsItsReferenceInTheBackground) {
+  FakeReferences references;
+  StartMonitor({.tick = 1h, .references = &references});
+  monitor_->PrepareReference("fraud", 2);
+  monitor_->PrepareReference("fraud", 9);  // no training data: skipped, nothing stored
+  monitor_->WaitForReferences();
+  EXPECT_EQ(references.calls, 2);
+  auto stored = store_->GetReference("model:fraud/2");
+  ASSERT_TRUE(stored.has_value()) << stored.error().ToString();
+  EXPECT_EQ(stored->rows, 500u);
+  EXPECT_EQ(store_->GetReference("model:fraud/9").error().code(),
+            ErrorCode::kResourceDoesNotExist);
+  // A monitor naming the version reuses the stored profile.
+  MonitorConfig c = Config("a");
+  c.reference_kind = ReferenceKind::kModelVersion;
+  c.reference_model = "fraud";
+  c.reference_version = 2;
+  ASSERT_TRUE(monitor_->Create(c, nullptr).has_value());
+  EXPECT_EQ(references.calls, 2);
+  // Asked again: already stored, not recomputed.
+  monitor_->PrepareReference("fraud", 2);
+  monitor_->WaitForReferences();
+  EXPECT_EQ(references.calls, 2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, LiveMonitorTest,
                          ::testing::Values(sql::Backend::kSqlite, sql::Backend::kPostgres),
                          [](const auto& info) {
