@@ -16,6 +16,7 @@
 #include "blob/blob.h"
 #include "data/data.h"
 #include "http/http.h"
+#include "monitor/monitor.h"
 #include "registry/registry.h"
 #include "serving/serving.h"
 #include "sql/sql.h"
@@ -102,6 +103,10 @@ int RunServer(const ServerConfig& config) {
   auto engine = serving::ServingEngine::Start(**deployments, model_source, metrics, engine_options);
   if (!engine) return Fail("cannot start model serving", engine.error());
 
+  // Alert rules and webhooks; live monitors report windows to it (Observe).
+  auto alerts = monitor::AlertManager::Open(**db, SystemClock::Get(), *ids);
+  if (!alerts) return Fail("cannot initialise alerts", alerts.error());
+
   http::Router router;
   api::MlflowContext context;
   context.tracking = tracking->get();
@@ -121,6 +126,7 @@ int RunServer(const ServerConfig& config) {
   api::RegisterDeploymentRoutes(router, serving_context);
   api::RegisterInferenceRoutes(router, serving_context);
   api::RegisterMetricsRoute(router, metrics);
+  api::RegisterAlertRoutes(router, api::AlertContext{.alerts = alerts->get()});
 
   http::ServerOptions options;
   options.host = config.host;
@@ -147,6 +153,7 @@ int RunServer(const ServerConfig& config) {
   // Queued inference requests hold their connections: finish them while the
   // HTTP server object still exists.
   (*engine)->Shutdown();
+  (*alerts)->Shutdown();
   log::Info("mlforge stopped");
   return 0;
 }
@@ -170,6 +177,9 @@ int RunDbUpgrade(const std::string& backend_store_uri) {
   if (Status s = serving::ApplyServingMigrations(**db); !s.ok()) return Fail("migration failed", s);
   auto serving_version = (*db)->SchemaVersion("serving");
   std::printf("serving schema at version %d\n", serving_version ? *serving_version : -1);
+  if (Status s = monitor::ApplyAlertMigrations(**db); !s.ok()) return Fail("migration failed", s);
+  auto alerts_version = (*db)->SchemaVersion("alerts");
+  std::printf("alerts schema at version %d\n", alerts_version ? *alerts_version : -1);
   return 0;
 }
 

@@ -27,6 +27,9 @@ class ServingEngine;
 namespace metrics {
 class Registry;
 }
+namespace monitor {
+class AlertManager;
+}
 }  // namespace mlforge
 
 namespace mlforge::api {
@@ -89,6 +92,14 @@ void RegisterInferenceRoutes(http::Router& router, const ServingContext& context
 // /invocations, /ping, /health, /version.
 void RegisterScoringServerRoutes(http::Router& router, const ServingContext& context,
                                  std::string deployment);
+
+struct AlertContext {
+  monitor::AlertManager* alerts = nullptr;  // required; must outlive the server
+};
+
+// The alerts API under /api/2.0/mlforge/alerts/ (docs/monitoring.md): rules
+// create/get/list/update/delete, alerts list, deliveries.
+void RegisterAlertRoutes(http::Router& router, const AlertContext& context);
 
 // GET /metrics: the registry in Prometheus text format 0.0.4.
 void RegisterMetricsRoute(http::Router& router, metrics::Registry& registry);
