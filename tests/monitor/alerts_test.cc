@@ -382,6 +382,9 @@ TEST_P(AlertsTest, ObserveDoesNotWaitForWebhooks) {
   Eval({Point("reg", "rmse", 2, 1)});
   Eval({Point("reg", "rmse", 0.5, 2)});
   EXPECT_EQ(manager_->ListAlerts(AlertFilter{})->at(0).state, AlertState::kResolved);
+  // No attempt has finished: had Evaluate waited for the webhook, the
+  // first attempt would be logged (a timeout) by now.
+  EXPECT_TRUE(manager_->ListDeliveries(DeliveryFilter{})->empty());
   release.set_value();
   ASSERT_TRUE(manager_->WaitForDeliveries(milliseconds(20'000)));
   EXPECT_FALSE(timed_out.load());
