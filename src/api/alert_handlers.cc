@@ -160,24 +160,7 @@ Status ListAlerts(AlertManager& alerts, const http::Request& request, http::Resp
   ASSIGN_OR_RETURN(std::vector<monitor::Alert> list, alerts.ListAlerts(f));
   json::Writer w;
   w.StartObject().Key("alerts").StartArray();
-  for (const monitor::Alert& a : list) {
-    w.StartObject()
-        .Field("id", std::to_string(a.id))
-        .Field("rule_id", a.rule_id)
-        .Field("rule_name", a.rule_name)
-        .Field("deployment", a.deployment)
-        .Field("metric", a.metric)
-        .Field("state", monitor::AlertStateName(a.state))
-        .Field("op", monitor::CompareOpName(a.op))
-        .Field("threshold", a.threshold)
-        .Field("value", a.value)
-        .Field("window_start", a.window_start_ms)
-        .Field("window_end", a.window_end_ms)
-        .Field("first_seen", a.first_seen_ms)
-        .Field("last_seen", a.last_seen_ms);
-    if (a.resolved_ms != 0) w.Field("resolved_time", a.resolved_ms);
-    w.EndObject();
-  }
+  for (const monitor::Alert& a : list) monitor::WriteAlertJson(w, a);
   response.SetJson(w.EndArray().EndObject().Take());
   return Status::Ok();
 }

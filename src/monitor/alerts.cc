@@ -257,8 +257,8 @@ class AlertManagerImpl final : public AlertManager {
   Result<std::vector<AlertRule>> ListRules() override {
     std::vector<AlertRule> out;
     RETURN_IF_ERROR(db_.Transact(sql::TxMode::kRead, [&](sql::Connection& c) -> Status {
-      ASSIGN_OR_RETURN(out, QueryRules(c, std::string(kRuleColumns) +
-                                              " ORDER BY creation_time, rule_id"));
+      ASSIGN_OR_RETURN(
+          out, QueryRules(c, std::string(kRuleColumns) + " ORDER BY creation_time, rule_id"));
       return Status::Ok();
     }));
     return out;
@@ -405,11 +405,11 @@ class AlertManagerImpl final : public AlertManager {
                        QueryRules(c, std::string(kRuleColumns) + " WHERE enabled = 1"));
       if (rules.empty()) return Status::Ok();
       std::unordered_map<std::string, int64_t> firing;
-      RETURN_IF_ERROR(c.Query(
-          "SELECT rule_id, deployment, metric, alert_id FROM alerts WHERE state = 'firing'", {},
-          [&](const sql::Row& r) {
-            firing[AlertKey(r.GetText(0), r.GetText(1), r.GetText(2))] = r.GetInt(3);
-          }));
+      RETURN_IF_ERROR(
+          c.Query("SELECT rule_id, deployment, metric, alert_id FROM alerts WHERE state = 'firing'",
+                  {}, [&](const sql::Row& r) {
+                    firing[AlertKey(r.GetText(0), r.GetText(1), r.GetText(2))] = r.GetInt(3);
+                  }));
       for (const MetricPoint& p : points) {
         if (std::isnan(p.value)) continue;
         for (const AlertRule& rule : rules) {
@@ -428,15 +428,15 @@ class AlertManagerImpl final : public AlertManager {
             ASSIGN_OR_RETURN(std::optional<Alert> fired, Fire(c, rule, p, now, is_firing));
             if (fired) {
               firing[key] = fired->id;
-              events.push_back({AlertEvent{AlertState::kFiring, std::move(*fired), now},
-                                rule.webhooks});
+              events.push_back(
+                  {AlertEvent{AlertState::kFiring, std::move(*fired), now}, rule.webhooks});
             }
           } else if (!holds && is_firing) {
             ASSIGN_OR_RETURN(std::optional<Alert> resolved, Resolve(c, rule, p, now));
             firing.erase(key);
             if (resolved) {
-              events.push_back({AlertEvent{AlertState::kResolved, std::move(*resolved), now},
-                                rule.webhooks});
+              events.push_back(
+                  {AlertEvent{AlertState::kResolved, std::move(*resolved), now}, rule.webhooks});
             }
           }
         }
@@ -481,9 +481,8 @@ class AlertManagerImpl final : public AlertManager {
  private:
   static Status CheckMaxResults(int max_results) {
     if (max_results < 1 || max_results > kAlertsMaxResults) {
-      return InvalidArgument(
-          fmt::format("Invalid value for 'max_results': must be between 1 and {}",
-                      kAlertsMaxResults));
+      return InvalidArgument(fmt::format(
+          "Invalid value for 'max_results': must be between 1 and {}", kAlertsMaxResults));
     }
     return Status::Ok();
   }
@@ -699,7 +698,7 @@ class AlertManagerImpl final : public AlertManager {
   std::mutex listeners_mu_;  // guards listeners_
   std::vector<AlertListener*> listeners_;
 
-  std::mutex queue_mu_;  // guards the delivery queue and its flags
+  std::mutex queue_mu_;               // guards the delivery queue and its flags
   std::condition_variable queue_cv_;  // work arrived or stop
   std::condition_variable idle_cv_;   // queue drained
   std::vector<Delivery> queue_;
@@ -730,9 +729,9 @@ Result<CompareOp> ParseCompareOp(std::string_view text, std::string_view field) 
   if (text == ">=" || text == "ge") return CompareOp::kGe;
   if (text == "<" || text == "lt") return CompareOp::kLt;
   if (text == "<=" || text == "le") return CompareOp::kLe;
-  return Err(InvalidArgument(fmt::format(
-      "Invalid value '{}' for '{}': expected one of >, >=, <, <= (or gt, ge, lt, le)", text,
-      field)));
+  return Err(InvalidArgument(
+      fmt::format("Invalid value '{}' for '{}': expected one of >, >=, <, <= (or gt, ge, lt, le)",
+                  text, field)));
 }
 
 bool Compare(double value, CompareOp op, double threshold) {
@@ -792,9 +791,9 @@ Status ValidateAlertRule(const AlertRule& rule) {
     return InvalidArgument("Invalid value for 'threshold': must be a finite number");
   }
   if (rule.for_windows < 1 || rule.for_windows > kMaxForWindows) {
-    return InvalidArgument(fmt::format(
-        "Invalid value {} for 'for_windows': must be between 1 and {}", rule.for_windows,
-        kMaxForWindows));
+    return InvalidArgument(
+        fmt::format("Invalid value {} for 'for_windows': must be between 1 and {}",
+                    rule.for_windows, kMaxForWindows));
   }
   if (rule.webhooks.size() > kMaxWebhooks) {
     return InvalidArgument(fmt::format("'webhooks' holds more than {} URLs", kMaxWebhooks));
@@ -805,14 +804,8 @@ Status ValidateAlertRule(const AlertRule& rule) {
   return Status::Ok();
 }
 
-std::string AlertEventToJson(const AlertEvent& event) {
-  const Alert& a = event.alert;
-  json::Writer w;
+void WriteAlertJson(json::Writer& w, const Alert& a) {
   w.StartObject()
-      .Field("status", AlertStateName(event.state))
-      .Field("timestamp", event.timestamp_ms)
-      .Key("alert")
-      .StartObject()
       .Field("id", std::to_string(a.id))
       .Field("rule_id", a.rule_id)
       .Field("rule_name", a.rule_name)
@@ -827,7 +820,17 @@ std::string AlertEventToJson(const AlertEvent& event) {
       .Field("first_seen", a.first_seen_ms)
       .Field("last_seen", a.last_seen_ms);
   if (a.resolved_ms != 0) w.Field("resolved_time", a.resolved_ms);
-  return w.EndObject().EndObject().Take();
+  w.EndObject();
+}
+
+std::string AlertEventToJson(const AlertEvent& event) {
+  json::Writer w;
+  w.StartObject()
+      .Field("status", AlertStateName(event.state))
+      .Field("timestamp", event.timestamp_ms)
+      .Key("alert");
+  WriteAlertJson(w, event.alert);
+  return w.EndObject().Take();
 }
 
 Status ApplyAlertMigrations(sql::Database& db) { return db.Migrate("alerts", kMigrations); }

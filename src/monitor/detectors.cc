@@ -55,7 +55,8 @@ void Adwin::Compress() {
     Bucket newer = rows_[i].back();
     rows_[i].pop_back();
     const double d = older.total / n - newer.total / n;
-    Bucket merged{older.total + newer.total, older.variance + newer.variance + n * n * d * d / (2 * n)};
+    Bucket merged{older.total + newer.total,
+                  older.variance + newer.variance + n * n * d * d / (2 * n)};
     if (i + 1 == rows_.size()) rows_.emplace_back();
     rows_[i + 1].insert(rows_[i + 1].begin(), merged);
   }
@@ -90,8 +91,8 @@ bool Adwin::CutExists(uint64_t n0, uint64_t n1, double u0, double u1) const {
   const double dd = std::log(2 * std::log(n) / options_.delta);
   const double v = variance_ / n;
   const double min_len = options_.min_window_length;
-  const double m = 1 / (static_cast<double>(n0) - min_len + 1) +
-                   1 / (static_cast<double>(n1) - min_len + 1);
+  const double m =
+      1 / (static_cast<double>(n0) - min_len + 1) + 1 / (static_cast<double>(n1) - min_len + 1);
   const double eps = std::sqrt(2 * m * v * dd) + 2.0 / 3.0 * dd * m;
   const double diff = u0 / static_cast<double>(n0) - u1 / static_cast<double>(n1);
   return std::fabs(diff) > eps;
@@ -183,8 +184,7 @@ bool PageHinkley::Update(double x) {
   mean_ += (x - mean_) / static_cast<double>(n_);
   sum_ = options_.alpha * sum_ + (x - mean_ - options_.delta);
   min_sum_ = std::min(min_sum_, sum_);
-  if (n_ >= static_cast<uint64_t>(options_.min_instances) &&
-      sum_ - min_sum_ > options_.lambda) {
+  if (n_ >= static_cast<uint64_t>(options_.min_instances) && sum_ - min_sum_ > options_.lambda) {
     Reset();
     return true;
   }

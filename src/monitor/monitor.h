@@ -630,9 +630,9 @@ class ChangeDetector {
 struct AdwinOptions {
   double delta = 0.002;
   int max_buckets = 5;
-  int clock = 32;            // test for cuts every `clock` updates
-  int min_window_length = 5; // each side of a cut has at least this many
-  int grace_period = 10;     // no test while the window is shorter
+  int clock = 32;             // test for cuts every `clock` updates
+  int min_window_length = 5;  // each side of a cut has at least this many
+  int grace_period = 10;      // no test while the window is shorter
 };
 class Adwin final : public ChangeDetector {
  public:
@@ -720,7 +720,6 @@ class PageHinkley final : public ChangeDetector {
   double min_sum_ = 0;
 };
 
-
 // ======== alert rules, alert manager, webhook delivery (declarations below)
 
 enum class CompareOp : uint8_t { kGt, kGe, kLt, kLe };
@@ -736,7 +735,7 @@ bool MetricMatches(std::string_view pattern, std::string_view metric);
 // An alert rule: fires for a deployment's metric when `metric op threshold`
 // holds for for_windows consecutive windows. docs/monitoring.md.
 struct AlertRule {
-  std::string id;          // assigned by CreateRule
+  std::string id;  // assigned by CreateRule
   std::string name;
   std::string deployment;  // "" = any deployment
   std::string metric;      // exact name or trailing ".*" wildcard
@@ -778,12 +777,12 @@ struct Alert {
   AlertState state = AlertState::kFiring;
   CompareOp op = CompareOp::kGt;
   double threshold = 0;
-  double value = 0;              // the value of the last window evaluated
-  int64_t window_start_ms = 0;   // that window (the resolving one once resolved)
+  double value = 0;             // the value of the last window evaluated
+  int64_t window_start_ms = 0;  // that window (the resolving one once resolved)
   int64_t window_end_ms = 0;
-  int64_t first_seen_ms = 0;     // when this firing began (clock time)
-  int64_t last_seen_ms = 0;      // when the condition last held (clock time)
-  int64_t resolved_ms = 0;       // when it resolved; 0 while firing
+  int64_t first_seen_ms = 0;  // when this firing began (clock time)
+  int64_t last_seen_ms = 0;   // when the condition last held (clock time)
+  int64_t resolved_ms = 0;    // when it resolved; 0 while firing
 };
 
 // What listeners and webhooks get: an alert that started firing or resolved.
@@ -792,6 +791,8 @@ struct AlertEvent {
   Alert alert;
   int64_t timestamp_ms = 0;
 };
+// An alert as a JSON object (the webhook's "alert", the REST API's alerts).
+void WriteAlertJson(json::Writer& w, const Alert& alert);
 // The webhook body (docs/monitoring.md: "Webhook payload").
 std::string AlertEventToJson(const AlertEvent& event);
 
@@ -810,11 +811,11 @@ struct DeliveryAttempt {
   std::string rule_id;
   std::string url;
   AlertState event = AlertState::kFiring;
-  int attempt = 1;        // 1, 2, ...
-  int status_code = 0;    // 0 when no HTTP response came back
-  std::string error;      // "" on success
-  bool success = false;   // 2xx
-  bool final = false;     // no further attempt follows (success or given up)
+  int attempt = 1;       // 1, 2, ...
+  int status_code = 0;   // 0 when no HTTP response came back
+  std::string error;     // "" on success
+  bool success = false;  // 2xx
+  bool final = false;    // no further attempt follows (success or given up)
   int64_t timestamp_ms = 0;
 };
 
@@ -829,14 +830,14 @@ struct WebhookOptions {
 };
 
 struct AlertFilter {
-  std::string deployment;             // "" = any
+  std::string deployment;  // "" = any
   std::optional<AlertState> state;
-  std::string rule_id;                // "" = any
+  std::string rule_id;  // "" = any
   int max_results = 100;
 };
 struct DeliveryFilter {
-  int64_t alert_id = 0;   // 0 = any
-  std::string rule_id;    // "" = any
+  int64_t alert_id = 0;  // 0 = any
+  std::string rule_id;   // "" = any
   int max_results = 100;
 };
 inline constexpr int kAlertsMaxResults = 1000;
@@ -887,7 +888,6 @@ class AlertManager : public MetricObserver {
 
 // The "alerts" component's migrations (also run by `mlforge db upgrade`).
 Status ApplyAlertMigrations(sql::Database& db);
-
 
 // ======== live monitors: capture, windows, ingestion, results (declarations below)
 

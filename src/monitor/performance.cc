@@ -43,8 +43,7 @@ void ClassificationMetrics::Add(std::string_view label, std::string_view predict
   if (l == p) ++correct_;
 }
 
-void ClassificationMetrics::Add(std::string_view label, std::string_view predicted,
-                                double score) {
+void ClassificationMetrics::Add(std::string_view label, std::string_view predicted, double score) {
   Add(label, predicted);
   if (std::isnan(score)) return;
   const bool positive = label == positive_;
@@ -55,8 +54,9 @@ void ClassificationMetrics::Add(std::string_view label, std::string_view predict
 
 Status ClassificationMetrics::Merge(const ClassificationMetrics& other) {
   if (other.positive_ != positive_ || other.averaging_ != averaging_) {
-    return InvalidArgument("Cannot merge classification metrics with a different positive label "
-                           "or averaging");
+    return InvalidArgument(
+        "Cannot merge classification metrics with a different positive label "
+        "or averaging");
   }
   for (size_t l = 0; l < other.classes_.size(); ++l) {
     const size_t ml = ClassIndex(other.classes_[l]);

@@ -97,8 +97,9 @@ TEST_P(AlertsApiTest, RulesLifecycle) {
 
   auto deleted = Call(http::Method::kDelete, "/rules/delete", R"({"id":")" + id + R"("})");
   ASSERT_EQ(deleted.status, 200) << deleted.body;
-  auto by_query = Call(http::Method::kDelete,
-                       "/rules/delete?id=" + Parse(second.body).Find("rule")->Find("id")->as_string());
+  auto by_query =
+      Call(http::Method::kDelete,
+           "/rules/delete?id=" + Parse(second.body).Find("rule")->Find("id")->as_string());
   ASSERT_EQ(by_query.status, 200) << by_query.body;
   EXPECT_TRUE(Parse(Call(http::Method::kGet, "/rules/list").body).Find("rules")->items().empty());
 
@@ -118,23 +119,24 @@ TEST_P(AlertsApiTest, RulesLifecycle) {
 
 TEST_P(AlertsApiTest, BadInputIs400NamingTheField) {
   const std::string ok = R"("name":"n","metric":"rmse","op":">","threshold":1)";
-  ExpectBadField(Call(http::Method::kPost, "/rules/create",
-                      R"({"metric":"rmse","op":">","threshold":1})"),
-                 "name");
-  ExpectBadField(Call(http::Method::kPost, "/rules/create", R"({"name":"n","op":">","threshold":1})"),
-                 "metric");
-  ExpectBadField(Call(http::Method::kPost, "/rules/create",
-                      R"({"name":"n","metric":"rmse","threshold":1})"),
-                 "op");
+  ExpectBadField(
+      Call(http::Method::kPost, "/rules/create", R"({"metric":"rmse","op":">","threshold":1})"),
+      "name");
+  ExpectBadField(
+      Call(http::Method::kPost, "/rules/create", R"({"name":"n","op":">","threshold":1})"),
+      "metric");
+  ExpectBadField(
+      Call(http::Method::kPost, "/rules/create", R"({"name":"n","metric":"rmse","threshold":1})"),
+      "op");
   ExpectBadField(Call(http::Method::kPost, "/rules/create",
                       R"({"name":"n","metric":"rmse","op":"==","threshold":1})"),
                  "op");
   ExpectBadField(Call(http::Method::kPost, "/rules/create",
                       R"({"name":"n","metric":"rmse","op":">","threshold":"high"})"),
                  "threshold");
-  ExpectBadField(Call(http::Method::kPost, "/rules/create",
-                      R"({"name":"n","metric":"rmse","op":">"})"),
-                 "threshold");
+  ExpectBadField(
+      Call(http::Method::kPost, "/rules/create", R"({"name":"n","metric":"rmse","op":">"})"),
+      "threshold");
   ExpectBadField(Call(http::Method::kPost, "/rules/create",
                       R"({"name":"n","metric":"rmse","op":">","threshold":"NaN"})"),
                  "threshold");

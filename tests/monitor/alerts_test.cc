@@ -24,21 +24,25 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// A webhook receiver: answers `fail_first` requests with 500, then 200.
+// A webhook receiver on POST /hook: answers `fail_first` requests with 500,
+// then 200 (or runs `handler` instead).
 class Receiver {
  public:
-  explicit Receiver(int fail_first = 0) : fail_first_(fail_first) {
+  explicit Receiver(int fail_first = 0, http::Handler handler = {}) : fail_first_(fail_first) {
     http::Router router;
-    router.Add(http::Method::kPost, "/hook", [this](http::Request& req, http::Response& res) {
-      std::lock_guard lock(mu_);
-      ++requests_;
-      if (requests_ <= fail_first_) {
-        res.SetError(500, "INTERNAL_ERROR", "try again");
-        return;
-      }
-      bodies_.push_back(req.body);
-      res.SetJson("{}");
-    });
+    if (!handler) {
+      handler = [this](http::Request& req, http::Response& res) {
+        std::lock_guard lock(mu_);
+        ++requests_;
+        if (requests_ <= fail_first_) {
+          res.SetError(500, "INTERNAL_ERROR", "try again");
+          return;
+        }
+        bodies_.push_back(req.body);
+        res.SetJson("{}");
+      };
+    }
+    router.Add(http::Method::kPost, "/hook", std::move(handler));
     http::ServerOptions options;
     options.port = 0;
     options.threads = 1;
@@ -49,7 +53,9 @@ class Receiver {
   ~Receiver() {
     if (server_) server_->Stop(milliseconds(100));
   }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/hook"; }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + "/hook";
+  }
   std::vector<std::string> bodies() {
     std::lock_guard lock(mu_);
     return bodies_;
@@ -130,8 +136,12 @@ class AlertsTest : public ::testing::TestWithParam<sql::Backend> {
 };
 
 TEST_P(AlertsTest, RuleCrudAndValidation) {
-  AlertRule r{.name = "drift", .deployment = "fraud", .metric = "drift_share",
-              .op = CompareOp::kGe, .threshold = 0.5, .for_windows = 2,
+  AlertRule r{.name = "drift",
+              .deployment = "fraud",
+              .metric = "drift_share",
+              .op = CompareOp::kGe,
+              .threshold = 0.5,
+              .for_windows = 2,
               .webhooks = {"http://hooks.example:8080/a?b=c"}};
   AlertRule created = MustCreate(r);
   EXPECT_EQ(created.id.size(), 32u);
@@ -146,8 +156,8 @@ TEST_P(AlertsTest, RuleCrudAndValidation) {
   EXPECT_TRUE(got->enabled);
 
   clock_.Advance(10);
-  auto updated = manager_->UpdateRule(
-      AlertRuleUpdate{.id = created.id, .threshold = 0.7, .enabled = false});
+  auto updated =
+      manager_->UpdateRule(AlertRuleUpdate{.id = created.id, .threshold = 0.7, .enabled = false});
   ASSERT_TRUE(updated.has_value()) << updated.error().ToString();
   EXPECT_EQ(updated->threshold, 0.7);
   EXPECT_FALSE(updated->enabled);
@@ -203,8 +213,10 @@ TEST_P(AlertsTest, FiresOnceWhileTrueAndResolvesOnce) {
   Receiver receiver;
   Recorder listener;
   manager_->AddListener(&listener);
-  AlertRule rule = MustCreate(AlertRule{.name = "drift share", .metric = "drift_share",
-                                        .op = CompareOp::kGt, .threshold = 0.3,
+  AlertRule rule = MustCreate(AlertRule{.name = "drift share",
+                                        .metric = "drift_share",
+                                        .op = CompareOp::kGt,
+                                        .threshold = 0.3,
                                         .webhooks = {receiver.url()}});
   const int64_t fired_at = clock_.NowMillis();
   Eval({Point("fraud", "drift_share", 0.5, 1), Point("fraud", "rows", 100, 1)});
@@ -273,8 +285,12 @@ TEST_P(AlertsTest, FiresOnceWhileTrueAndResolvesOnce) {
 TEST_P(AlertsTest, ForWindowsNeedsConsecutiveWindows) {
   Recorder listener;
   manager_->AddListener(&listener);
-  MustCreate(AlertRule{.name = "auc", .deployment = "fraud", .metric = "roc_auc",
-                       .op = CompareOp::kLt, .threshold = 0.7, .for_windows = 3});
+  MustCreate(AlertRule{.name = "auc",
+                       .deployment = "fraud",
+                       .metric = "roc_auc",
+                       .op = CompareOp::kLt,
+                       .threshold = 0.7,
+                       .for_windows = 3});
   for (double v : {0.6, 0.65, 0.8, 0.6, 0.5}) Eval({Point("fraud", "roc_auc", v, 1)});
   EXPECT_TRUE(listener.events.empty());
   EXPECT_TRUE(manager_->ListAlerts(AlertFilter{})->empty());
@@ -290,11 +306,13 @@ TEST_P(AlertsTest, ForWindowsNeedsConsecutiveWindows) {
 TEST_P(AlertsTest, WildcardsDeploymentsAndDisabledRules) {
   Recorder listener;
   manager_->AddListener(&listener);
-  AlertRule any = MustCreate(AlertRule{.name = "features", .deployment = "fraud",
-                                       .metric = "feature_drift.*", .op = CompareOp::kGe,
+  AlertRule any = MustCreate(AlertRule{.name = "features",
+                                       .deployment = "fraud",
+                                       .metric = "feature_drift.*",
+                                       .op = CompareOp::kGe,
                                        .threshold = 1});
-  MustCreate(AlertRule{.name = "off", .metric = "rows", .op = CompareOp::kGe, .threshold = 0,
-                       .enabled = false});
+  MustCreate(AlertRule{
+      .name = "off", .metric = "rows", .op = CompareOp::kGe, .threshold = 0, .enabled = false});
   Eval({Point("fraud", "feature_drift.age", 1, 1), Point("fraud", "feature_drift.income", 1, 1),
         Point("fraud", "feature_drift.zip", 0, 1), Point("fraud", "feature_drift", 1, 1),
         Point("fraud", "feature_drifty.x", 1, 1), Point("churn", "feature_drift.age", 1, 1),
@@ -319,8 +337,8 @@ TEST_P(AlertsTest, WebhookRetriesWithBackoffAreLogged) {
     dead_port = static_cast<uint16_t>(std::stoi(gone.url().substr(17)));
   }
   const std::string dead = "http://127.0.0.1:" + std::to_string(dead_port) + "/hook";
-  AlertRule rule = MustCreate(AlertRule{.name = "err", .metric = "error_rate",
-                                        .threshold = 0.05, .webhooks = {flaky.url(), dead}});
+  AlertRule rule = MustCreate(AlertRule{
+      .name = "err", .metric = "error_rate", .threshold = 0.05, .webhooks = {flaky.url(), dead}});
   Eval({Point("svc", "error_rate", 0.2, 1)});
   ASSERT_TRUE(manager_->WaitForDeliveries(milliseconds(20'000)));
   EXPECT_EQ(flaky.requests(), 3);
@@ -364,20 +382,12 @@ TEST_P(AlertsTest, ObserveDoesNotWaitForWebhooks) {
   std::shared_future<void> released = release.get_future().share();
   std::atomic<bool> timed_out{false};
   std::atomic<int> calls{0};
-  http::Router router;
-  router.Add(http::Method::kPost, "/slow", [&](http::Request&, http::Response& res) {
+  Receiver slow(0, [&](http::Request&, http::Response& res) {
     ++calls;
     if (released.wait_for(std::chrono::seconds(20)) != std::future_status::ready) timed_out = true;
     res.SetJson("{}");
   });
-  http::ServerOptions options;
-  options.port = 0;
-  options.threads = 1;
-  auto server = http::Server::Start(options, std::move(router));
-  ASSERT_TRUE(server.has_value());
-  MustCreate(AlertRule{.name = "slow", .metric = "rmse", .threshold = 1,
-                       .webhooks = {"http://127.0.0.1:" + std::to_string((*server)->port()) +
-                                    "/slow"}});
+  MustCreate(AlertRule{.name = "slow", .metric = "rmse", .threshold = 1, .webhooks = {slow.url()}});
   // Both evaluations return while the receiver holds the first delivery.
   Eval({Point("reg", "rmse", 2, 1)});
   Eval({Point("reg", "rmse", 0.5, 2)});
@@ -389,13 +399,12 @@ TEST_P(AlertsTest, ObserveDoesNotWaitForWebhooks) {
   ASSERT_TRUE(manager_->WaitForDeliveries(milliseconds(20'000)));
   EXPECT_FALSE(timed_out.load());
   EXPECT_EQ(calls.load(), 2);
-  (*server)->Stop(milliseconds(100));
 }
 
 TEST_P(AlertsTest, FiringStateSurvivesARestart) {
   Receiver receiver;
-  MustCreate(AlertRule{.name = "lat", .metric = "latency_p99_ms", .threshold = 100,
-                       .webhooks = {receiver.url()}});
+  MustCreate(AlertRule{
+      .name = "lat", .metric = "latency_p99_ms", .threshold = 100, .webhooks = {receiver.url()}});
   Eval({Point("api", "latency_p99_ms", 250, 1)});
   ASSERT_TRUE(manager_->WaitForDeliveries(milliseconds(10'000)));
   manager_->Shutdown();

@@ -83,14 +83,14 @@ TEST(DetectorsTest, AdwinShrinksToTheNewRegime) {
 }
 
 struct Trials {
-  int detected = 0;        // trials with a detection after the change
-  int false_alarms = 0;    // trials with a detection before it
+  int detected = 0;      // trials with a detection after the change
+  int false_alarms = 0;  // trials with a detection before it
   std::vector<int> delays;
 };
 
 // Bernoulli error streams: rate p0 for `change_at` items, then p1 for `after`.
 Trials RunTrials(const std::function<std::unique_ptr<ChangeDetector>()>& make, double p0, double p1,
-           int change_at, int after, int trials, uint64_t seed) {
+                 int change_at, int after, int trials, uint64_t seed) {
   Trials t;
   std::mt19937_64 rng(seed);
   for (int trial = 0; trial < trials; ++trial) {
@@ -153,8 +153,8 @@ TEST(DetectorsTest, DdmFalseAlarmsOnStationaryStreams) {
 }
 
 TEST(DetectorsTest, PageHinkleyDetectsAMeanIncreaseAndNotNoise) {
-  Trials jump = RunTrials([] { return std::make_unique<PageHinkley>(); }, 0.1, 0.5, 1000, 1000,
-                    kTrials, 14);
+  Trials jump =
+      RunTrials([] { return std::make_unique<PageHinkley>(); }, 0.1, 0.5, 1000, 1000, kTrials, 14);
   EXPECT_EQ(jump.false_alarms, 0);
   EXPECT_GE(jump.detected, kTrials * 99 / 100);
   // The statistic grows by about 0.4 - delta per item after the change:
@@ -165,8 +165,8 @@ TEST(DetectorsTest, PageHinkleyDetectsAMeanIncreaseAndNotNoise) {
   // m_T - min m_t is a random walk with drift -delta on a stationary
   // stream, so it crosses lambda eventually (in about 7% of 5000-item
   // trials with these defaults); over 2000 items it should not.
-  Trials quiet = RunTrials([] { return std::make_unique<PageHinkley>(); }, 0.3, 0.3, 2000, 0,
-                           kTrials, 15);
+  Trials quiet =
+      RunTrials([] { return std::make_unique<PageHinkley>(); }, 0.3, 0.3, 2000, 0, kTrials, 15);
   EXPECT_EQ(quiet.false_alarms, 0);
 }
 

@@ -24,8 +24,7 @@ std::vector<std::string> Strings(const json::Value& v) {
 double Expected(const json::Value& c, const char* name) { return c.Find(name)->as_double(); }
 
 // Fills one accumulator per half of the rows (begin, end).
-ClassificationMetrics Classify(const json::Value& c, size_t begin, size_t end,
-                               bool with_scores) {
+ClassificationMetrics Classify(const json::Value& c, size_t begin, size_t end, bool with_scores) {
   const auto labels = Strings(*c.Find("labels"));
   const auto preds = Strings(*c.Find("predictions"));
   std::vector<double> scores;
