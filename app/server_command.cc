@@ -99,6 +99,10 @@ int RunServer(const ServerConfig& config) {
   auto deployments = serving::DeploymentStore::Open(**db, SystemClock::Get());
   if (!deployments) return Fail("cannot initialise deployments", deployments.error());
   RegistryModelSource model_source(**registry, *artifacts);
+  // Alert rules and webhooks; live monitors report windows to it (Observe).
+  auto alerts = monitor::AlertManager::Open(**db, SystemClock::Get(), *ids);
+  if (!alerts) return Fail("cannot initialise alerts", alerts.error());
+
   // Live monitoring: serving hands every request to the monitors' capture
   // queue (docs/monitoring.md).
   auto monitor_store = monitor::MonitorStore::Open(**db, SystemClock::Get());
@@ -107,6 +111,7 @@ int RunServer(const ServerConfig& config) {
   monitor::LiveMonitorOptions monitor_options;
   monitor_options.raw_log_dir = std::filesystem::path(config.data_dir) / "monitoring" / "raw";
   monitor_options.references = &reference_source;
+  monitor_options.observer = alerts->get();
   auto live_monitor =
       monitor::LiveMonitor::Start(**monitor_store, SystemClock::Get(), monitor_options);
   if (!live_monitor) return Fail("cannot start monitoring", live_monitor.error());
@@ -145,6 +150,7 @@ int RunServer(const ServerConfig& config) {
   api::RegisterMonitorRoutes(router, api::MonitorContext{.monitor = live_monitor->get(),
                                                          .store = monitor_store->get()});
   api::RegisterMetricsRoute(router, metrics);
+  api::RegisterAlertRoutes(router, api::AlertContext{.alerts = alerts->get()});
 
   http::ServerOptions options;
   options.host = config.host;
@@ -171,6 +177,8 @@ int RunServer(const ServerConfig& config) {
   // Queued inference requests hold their connections: finish them while the
   // HTTP server object still exists.
   (*engine)->Shutdown();
+  (*live_monitor)->Shutdown();  // its last windows still reach the alerts
+  (*alerts)->Shutdown();
   log::Info("mlforge stopped");
   return 0;
 }
@@ -197,6 +205,9 @@ int RunDbUpgrade(const std::string& backend_store_uri) {
   if (Status s = monitor::ApplyMonitorMigrations(**db); !s.ok()) return Fail("migration failed", s);
   auto monitor_version = (*db)->SchemaVersion("monitor");
   std::printf("monitor schema at version %d\n", monitor_version ? *monitor_version : -1);
+  if (Status s = monitor::ApplyAlertMigrations(**db); !s.ok()) return Fail("migration failed", s);
+  auto alerts_version = (*db)->SchemaVersion("alerts");
+  std::printf("alerts schema at version %d\n", alerts_version ? *alerts_version : -1);
   return 0;
 }
 

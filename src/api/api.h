@@ -30,6 +30,7 @@ namespace metrics {
 class Registry;
 }
 namespace monitor {
+class AlertManager;
 class LiveMonitor;
 class MonitorStore;
 }  // namespace monitor
@@ -111,6 +112,14 @@ struct MonitorContext {
 // get, list, update, delete, close-window, results, report} and ingestion at
 // /api/2.0/mlforge/monitoring/{predictions, labels}.
 void RegisterMonitorRoutes(http::Router& router, const MonitorContext& context);
+
+struct AlertContext {
+  monitor::AlertManager* alerts = nullptr;  // required; must outlive the server
+};
+
+// The alerts API under /api/2.0/mlforge/alerts/ (docs/monitoring.md): rules
+// create/get/list/update/delete, alerts list, deliveries.
+void RegisterAlertRoutes(http::Router& router, const AlertContext& context);
 
 // GET /metrics: the registry in Prometheus text format 0.0.4.
 void RegisterMetricsRoute(http::Router& router, metrics::Registry& registry);

@@ -344,7 +344,7 @@ class LiveMonitorImpl final : public LiveMonitor {
         ASSIGN_OR_RETURN(WindowResult r, store_.GetResult(deployment, start));
         ASSIGN_OR_RETURN(std::vector<LabelledRow> rows,
                          store_.JoinLabels(deployment, r.window_start_ms, r.window_end_ms));
-        r.performance = WindowPerformanceHook(rows);
+        r.performance = WindowPerformance(rows);
         r.labelled_rows = rows.size();
         RETURN_IF_ERROR(store_.PutResult(r));
       }
@@ -679,7 +679,7 @@ class LiveMonitorImpl final : public LiveMonitor {
     }
     auto labelled = store_.JoinLabels(config.deployment, r.window_start_ms, r.window_end_ms);
     if (labelled) {
-      r.performance = WindowPerformanceHook(*labelled);
+      r.performance = WindowPerformance(*labelled);
       r.labelled_rows = labelled->size();
     }
     RETURN_IF_ERROR(store_.PutResult(r));

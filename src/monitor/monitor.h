@@ -32,9 +32,10 @@
 
 namespace mlforge {
 class Clock;
+class IdGenerator;
 namespace sql {
 class Database;
-}
+}  // namespace sql
 }  // namespace mlforge
 
 namespace mlforge::monitor {
@@ -510,9 +511,383 @@ class MetricObserver {
 
 // ======== performance metrics and change detectors (declarations below)
 
+// Names of the window metrics below (MetricPoint::metric).
+inline constexpr std::string_view kMetricAccuracy = "accuracy";
+inline constexpr std::string_view kMetricPrecision = "precision";
+inline constexpr std::string_view kMetricRecall = "recall";
+inline constexpr std::string_view kMetricF1 = "f1";
+inline constexpr std::string_view kMetricRocAuc = "roc_auc";
+inline constexpr std::string_view kMetricLogLoss = "log_loss";
+inline constexpr std::string_view kMetricMae = "mae";
+inline constexpr std::string_view kMetricRmse = "rmse";
+
+// A metric's name and value (what a window contributes to MetricPoints).
+struct NamedValue {
+  std::string name;
+  double value = kNaN;
+};
+
+// How precision, recall and F1 are averaged over classes (sklearn's
+// `average`): kBinary scores the positive class only; kMacro is the
+// unweighted mean over every class seen in labels or predictions; kAuto is
+// kBinary when at most two classes were seen, else kMacro.
+enum class Averaging : uint8_t { kAuto, kBinary, kMacro };
+
+// sklearn.metrics.log_loss clips probabilities to [eps, 1 - eps].
+inline constexpr double kLogLossEpsilon = 1e-15;
+
+// Classification quality of one window, from (label, predicted class[,
+// score]) rows. Classes are strings (a number's text is its class). Counts
+// merge exactly (a confusion matrix); ROC AUC keeps every (score, label)
+// pair, so its memory grows with the window. Zero divisions give 0 as
+// sklearn's default does. Thread-compatible.
+class ClassificationMetrics {
+ public:
+  explicit ClassificationMetrics(std::string positive_label = "1",
+                                 Averaging averaging = Averaging::kAuto);
+
+  void Add(std::string_view label, std::string_view predicted);
+  // score: the predicted probability of the positive class (binary tasks);
+  // it feeds ROC AUC and log loss. A NaN score counts as Add().
+  void Add(std::string_view label, std::string_view predicted, double score);
+  // Errors: kInvalidParameterValue when the positive label or averaging differ.
+  Status Merge(const ClassificationMetrics& other);
+
+  uint64_t count() const { return count_; }
+  uint64_t scored() const { return scores_.size(); }
+  const std::string& positive_label() const { return positive_; }
+  bool binary() const;  // the averaging in effect is kBinary
+
+  double Accuracy() const;  // NaN when empty
+  double Precision() const;
+  double Recall() const;
+  double F1() const;
+  // Binary, from scores: the Mann-Whitney U statistic / (n_pos n_neg), ties
+  // counted half (sklearn's roc_auc_score). NaN unless both classes have scores.
+  double RocAuc() const;
+  // Binary, from scores (sklearn's log_loss with eps = kLogLossEpsilon).
+  double LogLoss() const;
+  // Every metric that is defined, named as in MetricPoint.
+  std::vector<NamedValue> Values() const;
+
+ private:
+  size_t ClassIndex(std::string_view name);
+  // Precision and recall of class c (zero division -> 0).
+  double ClassPrecision(size_t c) const;
+  double ClassRecall(size_t c) const;
+  std::optional<size_t> PositiveIndex() const;
+
+  std::string positive_;
+  Averaging averaging_;
+  std::vector<std::string> classes_;
+  // confusion_[label][predicted], grown as classes appear.
+  std::vector<std::vector<uint64_t>> confusion_;
+  uint64_t count_ = 0;
+  uint64_t correct_ = 0;
+  std::vector<std::pair<double, bool>> scores_;  // (score, label is positive)
+  double log_loss_sum_ = 0;
+};
+
+// Regression quality of one window. Mergeable (sums). Thread-compatible.
+class RegressionMetrics {
+ public:
+  // Non-finite labels or predictions are skipped (counted in skipped()).
+  void Add(double label, double prediction);
+  void Merge(const RegressionMetrics& other);
+  uint64_t count() const { return count_; }
+  uint64_t skipped() const { return skipped_; }
+  double Mae() const;   // NaN when empty
+  double Rmse() const;  // NaN when empty
+  std::vector<NamedValue> Values() const;
+
+ private:
+  uint64_t count_ = 0;
+  uint64_t skipped_ = 0;
+  double abs_sum_ = 0;
+  double sq_sum_ = 0;
+};
+
+// A streaming change detector on a stream of numbers (e.g. 1 = wrong
+// prediction, 0 = right; or absolute errors). Update returns true when it
+// detects a change; afterwards the detector has already forgotten what the
+// paper says to forget. Thread-compatible.
+class ChangeDetector {
+ public:
+  virtual ~ChangeDetector() = default;
+  virtual bool Update(double x) = 0;
+  // DDM's warning zone (others: false).
+  virtual bool warning() const { return false; }
+  // "adwin", "ddm", "page_hinkley": the <detector> of change.<detector>.
+  virtual std::string_view name() const = 0;
+  virtual void Reset() = 0;
+};
+
+// ADWIN2 (Bifet & Gavalda 2007): an adaptive window kept as an exponential
+// histogram (at most max_buckets buckets per size 2^i); every `clock`
+// updates, each split of the window into old | new at a bucket boundary is
+// tested, and while |mean_old - mean_new| exceeds the variance-based bound
+// eps_cut(delta) the oldest bucket is dropped. A change = the window shrank.
+struct AdwinOptions {
+  double delta = 0.002;
+  int max_buckets = 5;
+  int clock = 32;             // test for cuts every `clock` updates
+  int min_window_length = 5;  // each side of a cut has at least this many
+  int grace_period = 10;      // no test while the window is shorter
+};
+class Adwin final : public ChangeDetector {
+ public:
+  explicit Adwin(const AdwinOptions& options = {});
+  bool Update(double x) override;
+  std::string_view name() const override { return "adwin"; }
+  void Reset() override;
+  uint64_t width() const { return width_; }
+  double mean() const { return width_ ? total_ / static_cast<double>(width_) : kNaN; }
+  double variance() const { return width_ ? variance_ / static_cast<double>(width_) : kNaN; }
+  size_t buckets() const;
+
+ private:
+  struct Bucket {
+    double total;
+    double variance;  // sum of squared deviations from the bucket mean
+  };
+  void Insert(double x);
+  void Compress();
+  void DropOldest();
+  bool CutExists(uint64_t n0, uint64_t n1, double u0, double u1) const;
+
+  AdwinOptions options_;
+  // rows_[i]: buckets of 2^i items, newest first.
+  std::vector<std::vector<Bucket>> rows_;
+  uint64_t width_ = 0;
+  double total_ = 0;
+  double variance_ = 0;
+  uint64_t ticks_ = 0;
+};
+
+// DDM (Gama et al. 2004) on a 0/1 error stream: p_i = error rate so far,
+// s_i = sqrt(p_i (1 - p_i) / i); remembers the (p, s) where p + s was
+// lowest; warning at p + s > p_min + warning_level s_min, drift at
+// p + s > p_min + drift_level s_min, after which it starts over.
+struct DdmOptions {
+  int min_instances = 30;
+  double warning_level = 2.0;
+  double drift_level = 3.0;
+};
+class Ddm final : public ChangeDetector {
+ public:
+  explicit Ddm(const DdmOptions& options = {});
+  // REQUIRES: x is 0 or 1 (other values are clamped into [0, 1]).
+  bool Update(double x) override;
+  bool warning() const override { return warning_; }
+  std::string_view name() const override { return "ddm"; }
+  void Reset() override;
+  double error_rate() const { return p_; }
+
+ private:
+  DdmOptions options_;
+  uint64_t n_ = 0;
+  double p_ = 0;
+  double s_ = 0;
+  double p_min_ = 0;
+  double s_min_ = 0;
+  double ps_min_ = 0;
+  bool warning_ = false;
+};
+
+// Page-Hinkley test (Page 1954; Hinkley) for an increase of the mean:
+// m_T = sum_t (x_t - mean_t - delta), with old terms faded by alpha
+// (m_T = alpha m_{T-1} + ...); drift when m_T - min_t m_t > lambda and at
+// least min_instances values were seen, after which it starts over.
+struct PageHinkleyOptions {
+  double delta = 0.005;
+  double lambda = 50;
+  double alpha = 1 - 0.0001;
+  int min_instances = 30;
+};
+class PageHinkley final : public ChangeDetector {
+ public:
+  explicit PageHinkley(const PageHinkleyOptions& options = {});
+  bool Update(double x) override;
+  std::string_view name() const override { return "page_hinkley"; }
+  void Reset() override;
+  double statistic() const { return sum_ - min_sum_; }
+
+ private:
+  PageHinkleyOptions options_;
+  uint64_t n_ = 0;
+  double mean_ = 0;
+  double sum_ = 0;
+  double min_sum_ = 0;
+};
 
 // ======== alert rules, alert manager, webhook delivery (declarations below)
 
+enum class CompareOp : uint8_t { kGt, kGe, kLt, kLe };
+std::string_view CompareOpName(CompareOp op);  // ">", ">=", "<", "<="
+// Errors: kInvalidParameterValue naming `field`.
+Result<CompareOp> ParseCompareOp(std::string_view text, std::string_view field = "op");
+bool Compare(double value, CompareOp op, double threshold);  // false for NaN
+
+// `pattern` is an exact metric name or "<prefix>.*" (any metric starting
+// with "<prefix>.", e.g. "feature_drift.*").
+bool MetricMatches(std::string_view pattern, std::string_view metric);
+
+// An alert rule: fires for a deployment's metric when `metric op threshold`
+// holds for for_windows consecutive windows. docs/monitoring.md.
+struct AlertRule {
+  std::string id;  // assigned by CreateRule
+  std::string name;
+  std::string deployment;  // "" = any deployment
+  std::string metric;      // exact name or trailing ".*" wildcard
+  CompareOp op = CompareOp::kGt;
+  double threshold = 0;
+  int for_windows = 1;
+  std::vector<std::string> webhooks;  // http://host[:port][/path]
+  bool enabled = true;
+  int64_t creation_timestamp = 0;
+  int64_t last_updated_timestamp = 0;
+};
+// The field that is wrong is named (kInvalidParameterValue).
+Status ValidateAlertRule(const AlertRule& rule);
+
+// A partial update: fields left empty keep their value.
+struct AlertRuleUpdate {
+  std::string id;
+  std::optional<std::string> name;
+  std::optional<std::string> deployment;
+  std::optional<std::string> metric;
+  std::optional<CompareOp> op;
+  std::optional<double> threshold;
+  std::optional<int> for_windows;
+  std::optional<std::vector<std::string>> webhooks;
+  std::optional<bool> enabled;
+};
+
+enum class AlertState : uint8_t { kFiring, kResolved };
+std::string_view AlertStateName(AlertState s);  // "firing", "resolved"
+Result<AlertState> ParseAlertState(std::string_view text);
+
+// One per (rule, deployment, metric): fires, resolves, may fire again.
+struct Alert {
+  int64_t id = 0;
+  std::string rule_id;
+  std::string rule_name;
+  std::string deployment;
+  std::string metric;
+  AlertState state = AlertState::kFiring;
+  CompareOp op = CompareOp::kGt;
+  double threshold = 0;
+  double value = 0;             // the value of the last window evaluated
+  int64_t window_start_ms = 0;  // that window (the resolving one once resolved)
+  int64_t window_end_ms = 0;
+  int64_t first_seen_ms = 0;  // when this firing began (clock time)
+  int64_t last_seen_ms = 0;   // when the condition last held (clock time)
+  int64_t resolved_ms = 0;    // when it resolved; 0 while firing
+};
+
+// What listeners and webhooks get: an alert that started firing or resolved.
+struct AlertEvent {
+  AlertState state = AlertState::kFiring;
+  Alert alert;
+  int64_t timestamp_ms = 0;
+};
+// An alert as a JSON object (the webhook's "alert", the REST API's alerts).
+void WriteAlertJson(json::Writer& w, const Alert& alert);
+// The webhook body (docs/monitoring.md: "Webhook payload").
+std::string AlertEventToJson(const AlertEvent& event);
+
+// Subscribers to alerts (retraining, rollback). Called on the thread that
+// called Observe, after the alert is stored; must not block for long.
+class AlertListener {
+ public:
+  virtual ~AlertListener() = default;
+  virtual void OnAlert(const AlertEvent& event) = 0;
+};
+
+// One attempt to deliver one event to one webhook.
+struct DeliveryAttempt {
+  int64_t id = 0;
+  int64_t alert_id = 0;
+  std::string rule_id;
+  std::string url;
+  AlertState event = AlertState::kFiring;
+  int attempt = 1;       // 1, 2, ...
+  int status_code = 0;   // 0 when no HTTP response came back
+  std::string error;     // "" on success
+  bool success = false;  // 2xx
+  bool final = false;    // no further attempt follows (success or given up)
+  int64_t timestamp_ms = 0;
+};
+
+// Webhook retries: attempt k (k >= 2) waits min(max_backoff, base_backoff *
+// 2^(k-2)) after attempt k-1 failed (no response, or a non-2xx status).
+struct WebhookOptions {
+  int max_attempts = 5;
+  std::chrono::milliseconds base_backoff{500};
+  std::chrono::milliseconds max_backoff{30'000};
+  std::chrono::milliseconds timeout{5'000};  // one attempt
+  size_t max_queue = 10'000;                 // undelivered events beyond are dropped
+};
+
+struct AlertFilter {
+  std::string deployment;  // "" = any
+  std::optional<AlertState> state;
+  std::string rule_id;  // "" = any
+  int max_results = 100;
+};
+struct DeliveryFilter {
+  int64_t alert_id = 0;  // 0 = any
+  std::string rule_id;   // "" = any
+  int max_results = 100;
+};
+inline constexpr int kAlertsMaxResults = 1000;
+
+// Stores rules, alerts and the delivery log in SQL (component "alerts"),
+// evaluates rules on every window's MetricPoints, and delivers events to
+// webhooks from a background thread. Thread-safe. A condition's streak of
+// consecutive windows is kept in memory (a restart starts it over); whether
+// an alert is firing is stored, so a restart still sends its resolution.
+class AlertManager : public MetricObserver {
+ public:
+  // Applies the "alerts" migrations; starts the delivery thread.
+  static Result<std::unique_ptr<AlertManager>> Open(sql::Database& db, const Clock& clock,
+                                                    IdGenerator& ids,
+                                                    const WebhookOptions& options = {});
+  ~AlertManager() override = default;
+
+  virtual Result<AlertRule> CreateRule(const AlertRule& rule) = 0;
+  virtual Result<AlertRule> GetRule(std::string_view id) = 0;
+  virtual Result<std::vector<AlertRule>> ListRules() = 0;
+  virtual Result<AlertRule> UpdateRule(const AlertRuleUpdate& update) = 0;
+  // The rule's alerts and delivery log stay (history); it fires no more.
+  virtual Status DeleteRule(std::string_view id) = 0;
+
+  // Most recently seen first.
+  virtual Result<std::vector<Alert>> ListAlerts(const AlertFilter& filter) = 0;
+  // Newest first.
+  virtual Result<std::vector<DeliveryAttempt>> ListDeliveries(const DeliveryFilter& filter) = 0;
+
+  // REQUIRES: listener outlives this manager (or is removed first).
+  virtual void AddListener(AlertListener* listener) = 0;
+  virtual void RemoveListener(AlertListener* listener) = 0;
+
+  // Evaluates every enabled rule on the points (MetricObserver). Stores
+  // alert changes, tells listeners and queues webhook deliveries; never waits
+  // for a delivery. Points with a NaN value are ignored.
+  void Observe(std::span<const MetricPoint> points) override = 0;
+  // The same, returning the storage error instead of logging it.
+  virtual Status Evaluate(std::span<const MetricPoint> points) = 0;
+
+  // Blocks until no delivery is queued or in flight, or the timeout passes;
+  // true when idle.
+  virtual bool WaitForDeliveries(std::chrono::milliseconds timeout) = 0;
+  // Stops the delivery thread (queued deliveries are dropped and logged).
+  // Idempotent; the destructor calls it.
+  virtual void Shutdown() = 0;
+};
+
+// The "alerts" component's migrations (also run by `mlforge db upgrade`).
+Status ApplyAlertMigrations(sql::Database& db);
 
 // ======== live monitors: capture, windows, ingestion, results (declarations below)
 
@@ -628,11 +1003,14 @@ struct LabelledRow {
   double label = 0;
 };
 
-// Performance of a window from its labelled rows. The hook where malert's
-// metrics (accuracy ... roc_auc) plug in; until then: mae, rmse, and, when
-// every label is 0 or 1, accuracy with predictions thresholded at 0.5.
-std::vector<std::pair<std::string, double>> WindowPerformanceHook(
-    std::span<const LabelledRow> rows);
+// Performance of a window from its labelled rows, in time order. When every
+// label is 0 or 1 the model is taken as a binary classifier whose output is
+// the positive class's probability (thresholded at 0.5): accuracy,
+// precision, recall, f1, roc_auc, log_loss; else a regressor: mae, rmse.
+// Then the change detectors run over the window's error stream (absolute
+// error; DDM on misclassifications): change.adwin, change.page_hinkley and,
+// for classifiers, change.ddm are 1 when the detector signalled.
+std::vector<std::pair<std::string, double>> WindowPerformance(std::span<const LabelledRow> rows);
 
 // The stored monitors, reference profiles, window results, predictions and
 // labels (SQL component "monitor"). Thread-safe: each call is one transaction.

@@ -377,28 +377,45 @@ std::vector<MetricPoint> WindowMetricPoints(const WindowResult& r) {
   return points;
 }
 
-std::vector<std::pair<std::string, double>> WindowPerformanceHook(
-    std::span<const LabelledRow> rows) {
-  // TODO(integration): replace with malert's performance metrics (accuracy,
-  // precision, recall, f1, roc_auc, log_loss, mae, rmse) once both branches
-  // are merged; keep the names listed at MetricPoint.
+std::vector<std::pair<std::string, double>> WindowPerformance(std::span<const LabelledRow> rows) {
   std::vector<std::pair<std::string, double>> out;
   if (rows.empty()) return out;
-  double abs_sum = 0;
-  double sq_sum = 0;
-  bool binary = true;
-  uint64_t correct = 0;
-  for (const LabelledRow& r : rows) {
-    const double e = r.prediction - r.label;
-    abs_sum += std::fabs(e);
-    sq_sum += e * e;
-    binary = binary && (r.label == 0 || r.label == 1);
-    correct += (r.prediction >= 0.5 ? 1.0 : 0.0) == r.label;
+  const bool binary = std::all_of(rows.begin(), rows.end(),
+                                  [](const LabelledRow& r) { return r.label == 0 || r.label == 1; });
+  std::vector<NamedValue> values;
+  if (binary) {
+    ClassificationMetrics m("1", Averaging::kBinary);
+    for (const LabelledRow& r : rows) {
+      const std::string_view label = r.label == 1 ? "1" : "0";
+      const std::string_view predicted = r.prediction >= 0.5 ? "1" : "0";
+      if (r.prediction >= 0 && r.prediction <= 1) {
+        m.Add(label, predicted, r.prediction);
+      } else {
+        m.Add(label, predicted);
+      }
+    }
+    values = m.Values();
+  } else {
+    RegressionMetrics m;
+    for (const LabelledRow& r : rows) m.Add(r.label, r.prediction);
+    values = m.Values();
   }
-  const double n = static_cast<double>(rows.size());
-  if (binary) out.emplace_back("accuracy", static_cast<double>(correct) / n);
-  out.emplace_back("mae", abs_sum / n);
-  out.emplace_back("rmse", std::sqrt(sq_sum / n));
+  for (NamedValue& v : values) {
+    if (!std::isnan(v.value)) out.emplace_back(std::move(v.name), v.value);
+  }
+  Adwin adwin;
+  PageHinkley page_hinkley;
+  Ddm ddm;
+  bool adwin_changed = false, ph_changed = false, ddm_changed = false;
+  for (const LabelledRow& r : rows) {
+    const double error = std::fabs(r.prediction - r.label);
+    adwin_changed = adwin.Update(error) || adwin_changed;
+    ph_changed = page_hinkley.Update(error) || ph_changed;
+    if (binary) ddm_changed = ddm.Update((r.prediction >= 0.5) != (r.label == 1)) || ddm_changed;
+  }
+  out.emplace_back("change.adwin", adwin_changed ? 1 : 0);
+  out.emplace_back("change.page_hinkley", ph_changed ? 1 : 0);
+  if (binary) out.emplace_back("change.ddm", ddm_changed ? 1 : 0);
   return out;
 }
 

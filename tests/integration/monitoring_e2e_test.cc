@@ -6,10 +6,12 @@
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <random>
 #include <set>
 
 #include "integration/serving_support.h"
+#include "support/webhook_receiver.h"
 
 namespace mlforge::testing {
 namespace {
@@ -104,6 +106,14 @@ TEST_F(MonitoringE2eTest, FlagsTheShiftedFeaturesOnlyInTheShiftedWindow) {
   models.SetAlias("price", "champion", v);
   CreateDeployment(*client_, "live", R"([{"model_name":"price","alias":"champion"}])");
 
+  // An alert on any drifted feature of this deployment, to a webhook.
+  Receiver receiver;
+  auto rule = Post("/api/2.0/mlforge/alerts/rules/create",
+                   R"({"name":"feature drift","deployment":"live","metric":"feature_drift.*",)"
+                   R"("op":">=","threshold":1,"webhooks":[")" +
+                       receiver.url() + R"("]})");
+  ASSERT_EQ(rule.status, 200) << rule.body;
+
   // KS (approximate, from the window's sketch): "auto" would pick the
   // normalized Wasserstein distance for a reference over 1000 rows, whose
   // 0.1 threshold is within sampling noise for windows of a few hundred rows.
@@ -187,6 +197,34 @@ TEST_F(MonitoringE2eTest, FlagsTheShiftedFeaturesOnlyInTheShiftedWindow) {
   ASSERT_EQ(html.status, 200);
   EXPECT_NE(html.body.find("<html"), std::string::npos);
   EXPECT_NE(html.body.find("x2"), std::string::npos);
+
+  // The webhook got one firing notice per drifted feature, and nothing for
+  // window 1 or for n.
+  auto notices = [&](size_t count) {
+    for (int i = 0; i < 500 && receiver.bodies().size() < count; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::set<std::string> seen;
+    for (const std::string& b : receiver.bodies()) {
+      json::Value v = ParseOrNull(b);
+      seen.insert(Str(v, "status") + " " + Str(*v.Find("alert"), "metric"));
+    }
+    return seen;
+  };
+  EXPECT_EQ(notices(2), (std::set<std::string>{"firing feature_drift.x1",
+                                               "firing feature_drift.x2"}));
+  // Window 3: back to the reference's distribution; each alert resolves once.
+  const std::vector<Row> back = Draw(kRows, 0, 0, 14);
+  for (int i = 0; i < kRows; ++i) Infer("live", back[i], "w3-" + std::to_string(i));
+  auto close3 = Post(std::string(kMonitors) + "close-window", R"({"deployment":"live"})");
+  ASSERT_EQ(close3.status, 200) << close3.body;
+  EXPECT_EQ(notices(4), (std::set<std::string>{"firing feature_drift.x1", "firing feature_drift.x2",
+                                               "resolved feature_drift.x1",
+                                               "resolved feature_drift.x2"}));
+  EXPECT_EQ(receiver.bodies().size(), 4u);
+  auto alerts = Get("/api/2.0/mlforge/alerts/list?deployment=live&state=resolved");
+  ASSERT_EQ(alerts.status, 200) << alerts.body;
+  EXPECT_EQ(ParseOrNull(alerts.body).Find("alerts")->items().size(), 2u) << alerts.body;
 
   // get / list / update / delete.
   auto got = Get(std::string(kMonitors) + "get?deployment=live");

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <fstream>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -539,10 +539,41 @@ TEST(MonitorConfigTest, ParseChecksEveryFieldAndNamesIt) {
 TEST(WindowPerformanceTest, RegressionAndBinaryMetrics) {
   const std::vector<LabelledRow> binary = {{0.9, 1}, {0.2, 0}, {0.6, 0}, {0.4, 1}};
   std::map<std::string, double> m;
-  for (const auto& [k, v] : WindowPerformanceHook(binary)) m[k] = v;
+  for (const auto& [k, v] : WindowPerformance(binary)) m[k] = v;
   EXPECT_DOUBLE_EQ(m["accuracy"], 0.5);
-  EXPECT_DOUBLE_EQ(m["mae"], (0.1 + 0.2 + 0.6 + 0.6) / 4);
-  EXPECT_TRUE(WindowPerformanceHook({}).empty());
+  EXPECT_DOUBLE_EQ(m["precision"], 0.5);
+  EXPECT_DOUBLE_EQ(m["recall"], 0.5);
+  EXPECT_DOUBLE_EQ(m["f1"], 0.5);
+  EXPECT_DOUBLE_EQ(m["roc_auc"], 0.75);  // 3 of 4 (positive, negative) pairs ordered
+  EXPECT_NEAR(m["log_loss"], -(std::log(0.9) + std::log(0.8) + 2 * std::log(0.4)) / 4, 1e-12);
+  EXPECT_EQ(m.count("mae"), 0u);
+  EXPECT_EQ(m["change.ddm"], 0);
+
+  const std::vector<LabelledRow> regression = {{2.5, 3}, {0, -1}, {4, 2}};
+  m.clear();
+  for (const auto& [k, v] : WindowPerformance(regression)) m[k] = v;
+  EXPECT_DOUBLE_EQ(m["mae"], (0.5 + 1 + 2) / 3);
+  EXPECT_DOUBLE_EQ(m["rmse"], std::sqrt((0.25 + 1 + 4) / 3));
+  EXPECT_EQ(m.count("accuracy"), 0u);
+  EXPECT_EQ(m.count("change.ddm"), 0u);
+  EXPECT_TRUE(WindowPerformance({}).empty());
+}
+
+TEST(WindowPerformanceTest, DetectorsSignalAJumpInTheErrorStreamOnly) {
+  std::vector<LabelledRow> steady, jump;
+  for (int i = 0; i < 4000; ++i) {
+    const double noise = 0.1 * ((i * 7919) % 13) / 13.0;
+    steady.push_back({10 + noise, 10});
+    jump.push_back({10 + noise + (i >= 2000 ? 5 : 0), 10});
+  }
+  std::map<std::string, double> m;
+  for (const auto& [k, v] : WindowPerformance(steady)) m[k] = v;
+  EXPECT_EQ(m["change.adwin"], 0);
+  EXPECT_EQ(m["change.page_hinkley"], 0);
+  m.clear();
+  for (const auto& [k, v] : WindowPerformance(jump)) m[k] = v;
+  EXPECT_EQ(m["change.adwin"], 1);
+  EXPECT_EQ(m["change.page_hinkley"], 1);
 }
 
 }  // namespace
