@@ -118,6 +118,35 @@ TEST(BatchPredictTest, JsonLinesInAndOutWithAnXgboostModel) {
   }
 }
 
+// Lines cut across read blocks and chunks, CRLF endings, and a last line
+// without a newline: every row predicted once, in order.
+TEST(BatchPredictTest, CrlfAndAMissingFinalNewline) {
+  auto runtime = Linear();
+  constexpr int64_t kRows = 90011;  // the CSV is over 1 MiB: several read blocks
+  std::string csv = "a,b,c\r\n";
+  FeatureBatch all{.rows = kRows, .cols = 3};
+  for (int64_t r = 0; r < kRows; ++r) {
+    const auto v = RowValues(r);
+    all.values.insert(all.values.end(), v.begin(), v.end());
+    csv += fmt::format("{},{},{}{}", v[0], v[1], v[2], r + 1 < kRows ? "\r\n" : "");
+  }
+  ASSERT_GT(csv.size(), size_t{1} << 20);
+  auto expected = runtime->Predict(all);
+  ASSERT_TRUE(expected.has_value());
+  std::istringstream in(csv);
+  std::ostringstream out;
+  auto stats = BatchPredict(*runtime, in, out, BatchPredictOptions{.threads = 2, .batch_rows = 1000});
+  ASSERT_TRUE(stats.has_value()) << stats.error().ToString();
+  EXPECT_EQ(stats->rows, kRows);
+  const auto lines = Lines(out.str());
+  ASSERT_EQ(lines.size(), static_cast<size_t>(kRows + 1));
+  for (int64_t r : {int64_t{0}, int64_t{999}, int64_t{1000}, kRows - 1}) {
+    EXPECT_NEAR(std::stod(lines[static_cast<size_t>(r + 1)]), expected->values[static_cast<size_t>(r)],
+                1e-12)
+        << "row " << r;
+  }
+}
+
 TEST(BatchPredictTest, BadLineNamesLineAndColumn) {
   auto runtime = Linear();
   std::string csv = "a,b,c\n";
