@@ -112,6 +112,17 @@ done
 swap_p99=$(median "${swap_p99s[@]}")
 loads=$(curl -s "$url/metrics" | awk '/^mlforge_serving_model_loads_total/ {s += $2} END {print s + 0}')
 
+# Live monitoring on: every request captured (sample rate 1) and profiled
+# against a 1,000-row reference; the same c=16 load, then again without it.
+head -n 1001 "$work/rows.csv" | cut -d, -f2- >"$work/reference.csv"
+/usr/bin/python3 -c 'import json, sys; print(json.dumps({"deployment": "bench", "window_seconds": 60,
+  "sample_rate": 1, "reference": {"csv": open(sys.argv[1]).read()}}))' "$work/reference.csv" >"$work/monitor.json"
+curl -sf -X POST "$url/api/2.0/mlforge/monitors/create" -H 'Content-Type: application/json' \
+  -d @"$work/monitor.json" >/dev/null
+read -r cap16_rps cap16_p50 cap16_p99 cap16_bad < <(measure "$infer" 16)
+curl -sf -X DELETE "$url/api/2.0/mlforge/monitors/delete?deployment=bench" >/dev/null
+read -r ml16b_rps ml16b_p50 ml16b_p99 ml16b_bad < <(measure "$infer" 16)
+
 # --- batch prediction ------------------------------------------------------
 predict() {  # $1 = input; prints "seconds max_rss_kib"
   /usr/bin/time -f "%e %M" -o "$work/time" "$bin" predict --model "$work/model" --input "$1" \
@@ -142,6 +153,10 @@ echo "hot swap at c=16: $swaps alias moves, $loads model loads in all; p99 $swap
   "($(echo "scale=2; $swap_p99 / $ml16_p99" | bc -l)x); failed requests: $swap_bad"
 echo
 batch_rate=$(echo "scale=0; $csv_rows / $batch_s" | bc -l)
+echo "capture at c=16, sample rate 1: $cap16_rps req/s, p99 $cap16_p99 ms with the monitor;" \
+  "$ml16b_rps req/s, p99 $ml16b_p99 ms without it, measured next" \
+  "($(echo "scale=2; $cap16_p99 / $ml16b_p99" | bc -l)x); failed requests: $((cap16_bad + ml16b_bad))"
+echo
 echo "batch: mlforge predict, $csv_rows-row CSV to CSV: $batch_s s = $batch_rate rows/s" \
   "= $(echo "scale=2; $batch_rate / $lib_batch" | bc -l)x libxgboost's in-memory batch rate on $(nproc) threads" \
   "($lib_batch rows/s); peak RSS $((batch_rss / 1024)) MiB ($((rss_small / 1024)) MiB for 100,000 rows)"

@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/thread_priority.h"
 #include "base/metrics.h"
 #include "monitor/monitor.h"
 
@@ -414,6 +415,7 @@ class LiveMonitorImpl final : public LiveMonitor {
   // Registered versions' reference profiles, one at a time, off every
   // request and window path.
   void ReferenceLoop(std::stop_token stop) {
+    LowerThreadPriority();
     std::unique_lock lock(reference_mu_);
     while (!stop.stop_requested()) {
       reference_cv_.wait(lock, stop, [&] { return !pending_references_.empty(); });
@@ -715,6 +717,11 @@ class LiveMonitorImpl final : public LiveMonitor {
   }
 
   void Loop(std::stop_token stop) {
+    // Profiling a tick's captured requests is a burst of work: on a busy
+    // core it must give way to the request threads at once, not after a
+    // time slice (a nice value still costs the requests milliseconds of p99).
+    // Behind on a saturated core, the queue fills and drops, counted.
+    RunOnlyWhenIdle();
     std::mutex mu;
     std::condition_variable_any cv;
     while (!stop.stop_requested()) {

@@ -1,8 +1,6 @@
 #include "serving/model_manager.h"
 
 #include <fmt/core.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -19,6 +17,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/thread_priority.h"
 #include "base/metrics.h"
 #include "serving/batcher.h"
 #include "serving/routing.h"
@@ -58,13 +57,6 @@ using Table = std::unordered_map<std::string, std::shared_ptr<const DeploymentSn
                                  std::equal_to<>>;
 
 }  // namespace
-
-void LowerThreadPriority() {
-  // Linux applies a PRIO_PROCESS nice value given a thread id to that thread only.
-  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kBackgroundNice) != 0) {
-    log::Debug("serving: cannot lower a background thread's priority");
-  }
-}
 
 bool IsLegalTransition(DeploymentState from, DeploymentState to) {
   if (from == to) return true;

@@ -23,11 +23,5 @@ namespace mlforge::serving {
 //   DEGRADED -> UPDATING, READY      (retrying / back to what is served)
 bool IsLegalTransition(DeploymentState from, DeploymentState to);
 
-// Background work (loading, warming, swapping, shadows) runs at this nice
-// value, so on a busy core the request path's threads win: a swap or a
-// shadow prediction spreads out instead of stalling requests.
-inline constexpr int kBackgroundNice = 19;
-// Applies kBackgroundNice to the calling thread (best effort).
-void LowerThreadPriority();
 
 }  // namespace mlforge::serving

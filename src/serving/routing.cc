@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "base/log.h"
+#include "base/thread_priority.h"
 #include "serving/model_manager.h"
 
 namespace mlforge::serving {
