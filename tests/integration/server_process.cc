@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -108,6 +109,19 @@ void ServerProcess::Kill() {
 void ServerProcess::Restart() {
   if (pid_ > 0) Stop();
   Launch();
+}
+
+CommandResult RunMlforge(const std::filesystem::path& dir, const std::string& args) {
+  std::string cmd = "cd '" + dir.string() + "' && '" + MlforgeBinary() + "' " + args + " 2>&1";
+  CommandResult r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
+  int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 }  // namespace mlforge::testing

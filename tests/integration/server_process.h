@@ -57,4 +57,12 @@ class ServerProcess {
 // Path of the mlforge binary under test.
 std::string MlforgeBinary();
 
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+// Runs `mlforge <args>` in dir through the shell (quote arguments for it).
+CommandResult RunMlforge(const std::filesystem::path& dir, const std::string& args);
+
 }  // namespace mlforge::testing

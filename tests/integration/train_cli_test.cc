@@ -18,23 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult Mlforge(const fs::path& dir, const std::string& args) {
-  std::string cmd = "cd '" + dir.string() + "' && '" + MlforgeBinary() + "' " + args + " 2>&1";
-  CommandResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-  int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CommandResult Mlforge(const fs::path& dir, const std::string& args) { return RunMlforge(dir, args); }
 
 // 300 rows: y = 1 when 2a - b + noise > 0; c is noise.
 std::string BinaryCsv() {
