@@ -2,33 +2,69 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <memory>
+
 #include "data/data.h"
 #include "registry/registry.h"
 #include "tracking/tracking.h"
 
 namespace mlforge::app {
 
+namespace {
+
+// The feature-name list of the signature this thread captured last, shared by
+// its requests. Checked by content, not by address: a signature freed and
+// another allocated in its place must not inherit its names.
+const std::shared_ptr<const std::vector<std::string>>& SharedNames(
+    const serving::ModelSignature& signature) {
+  thread_local std::shared_ptr<const std::vector<std::string>> names;
+  const std::vector<serving::ColumnSpec>& inputs = signature.inputs;
+  const bool same = names && names->size() == inputs.size() &&
+                    std::equal(inputs.begin(), inputs.end(), names->begin(),
+                               [](const serving::ColumnSpec& c, const std::string& n) {
+                                 return c.name == n;
+                               });
+  if (!same) {
+    auto fresh = std::make_shared<std::vector<std::string>>();
+    fresh->reserve(inputs.size());
+    for (const serving::ColumnSpec& c : inputs) fresh->push_back(c.name);
+    names = std::move(fresh);
+  }
+  return names;
+}
+
+}  // namespace
+
 void MonitorPredictionSink::OnPrediction(const serving::CapturedPrediction& p) {
   using Sampling = monitor::LiveMonitor::Sampling;
   const Sampling decision = monitor_.Decide(p.deployment, p.request_id);
   if (decision == Sampling::kOff) return;
-  monitor::CapturedRequest r;
-  r.deployment = std::string(p.deployment);
+  // Refilled in place: the queue hands back an older request's buffers, so
+  // steady capture neither allocates nor frees here.
+  thread_local monitor::CapturedRequest r;
+  r.deployment.assign(p.deployment);
   r.timestamp_ms = p.timestamp_ms;
   r.latency_ms = p.latency_ms;
   r.error = p.error;
-  if (decision == Sampling::kSample && !p.error && p.features != nullptr && p.outputs != nullptr &&
-      p.signature != nullptr) {
-    r.sampled = true;
-    r.request_id = std::string(p.request_id);
-    r.feature_names.reserve(p.signature->inputs.size());
-    for (const serving::ColumnSpec& c : p.signature->inputs) r.feature_names.push_back(c.name);
+  r.sampled = decision == Sampling::kSample && !p.error && p.features != nullptr &&
+              p.outputs != nullptr && p.signature != nullptr;
+  if (r.sampled) {
+    r.request_id.assign(p.request_id);
+    r.feature_names = SharedNames(*p.signature);
     r.rows = p.features->rows;
-    r.features = p.features->values;
-    r.output_names = p.outputs->output_names;
-    r.outputs = p.outputs->values;
+    r.features.assign(p.features->values.begin(), p.features->values.end());
+    r.output_names.assign(p.outputs->output_names.begin(), p.outputs->output_names.end());
+    r.outputs.assign(p.outputs->values.begin(), p.outputs->values.end());
+  } else {
+    r.request_id.clear();
+    r.feature_names.reset();
+    r.rows = 0;
+    r.features.clear();
+    r.output_names.clear();
+    r.outputs.clear();
   }
-  monitor_.Capture(std::move(r));
+  monitor_.Capture(r);
 }
 
 Result<monitor::DatasetProfile> TrainingDataReferences::ProfileDataset(

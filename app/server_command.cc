@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -116,6 +117,22 @@ int RunServer(const ServerConfig& config) {
       monitor::LiveMonitor::Start(**monitor_store, SystemClock::Get(), monitor_options);
   if (!live_monitor) return Fail("cannot start monitoring", live_monitor.error());
   MonitorPredictionSink prediction_sink(**live_monitor);
+  // Capture never blocks serving: a full queue drops. These say whether it did.
+  const monitor::LiveMonitor* capture_stats = live_monitor->get();
+  std::vector<std::unique_ptr<metrics::Registry::Registration>> capture_metrics;
+  capture_metrics.push_back(metrics.AddGaugeCallback(
+      "mlforge_monitor_captured_requests", "Requests queued for live monitoring since start", {},
+      [capture_stats] { return static_cast<double>(capture_stats->Stats().captured); }));
+  capture_metrics.push_back(metrics.AddGaugeCallback(
+      "mlforge_monitor_dropped_requests",
+      "Requests live monitoring dropped since start because its queue was full", {},
+      [capture_stats] { return static_cast<double>(capture_stats->Stats().dropped); }));
+  capture_metrics.push_back(metrics.AddGaugeCallback(
+      "mlforge_monitor_capture_backlog", "Captured requests not yet processed", {},
+      [capture_stats] {
+        const monitor::CaptureStats s = capture_stats->Stats();
+        return static_cast<double>(s.captured - std::min(s.captured, s.processed));
+      }));
   serving::EngineOptions engine_options;
   engine_options.sink = &prediction_sink;
   engine_options.poll_interval = std::chrono::milliseconds(config.serving_poll_ms);

@@ -91,10 +91,30 @@ infer="$url/v2/models/bench/infer"
 read -r ml16_rps ml16_p50 ml16_p99 ml16_bad < <(measure "$infer" 16)
 read -r ml64_rps ml64_p50 ml64_p99 ml64_bad < <(measure "$infer" 64)
 
+# The floors compare p99 under a change with p99 without it. Run-to-run noise
+# on this shared machine is larger than either effect, so each comparison
+# interleaves its phases (A B B A A B ...) and takes the median p99 per side.
+# Sets on_p99s/off_p99s/on_bad/off_bad; $1 = command that turns the change on
+# for one load run (gets the run's seconds), empty = nothing to start.
+interleave() {  # $1 = on-phase hook, $2 = off-phase hook
+  on_p99s=(); off_p99s=(); on_rps=(); off_rps=(); on_bad=0; off_bad=0
+  for i in $(seq 1 "$repeat"); do
+    local order="off on"; ((i % 2 == 0)) && order="on off"
+    for side in $order; do
+      if [[ $side == on ]]; then "$1"; else "$2"; fi
+      if [[ $side == on ]]; then
+        on_p99s+=("$p99"); on_rps+=("$rps"); on_bad=$((on_bad + bad))
+      else
+        off_p99s+=("$p99"); off_rps+=("$rps"); off_bad=$((off_bad + bad))
+      fi
+    done
+  done
+}
+
 # Hot swap: the alias moves between versions 1 and 2 every second while wrk
-# runs at c=16; every move loads, warms and swaps a version.
-swap_p99s=(); swap_bad=0; swaps=0
-for _ in $(seq 1 "$repeat"); do
+# runs at c=16; every move swaps the routing snapshot (a version loads and
+# warms the first time; later moves find it warm in standby).
+swap_phase() {
   (
     v=2
     for _ in $(seq 1 $((seconds - 1))); do
@@ -104,24 +124,36 @@ for _ in $(seq 1 "$repeat"); do
       v=$((3 - v))
     done
   ) &
-  mover=$!
+  local mover=$!
   load "$infer" 16 "$seconds"
   wait "$mover"
-  swap_p99s+=("$p99"); swap_bad=$((swap_bad + bad)); swaps=$((swaps + seconds - 1))
-done
-swap_p99=$(median "${swap_p99s[@]}")
+  swaps=$((swaps + seconds - 1))
+}
+steady_phase() { load "$infer" 16 "$seconds"; }
+swaps=0
+interleave swap_phase steady_phase
+swap_p99=$(median "${on_p99s[@]}"); swap_steady_p99=$(median "${off_p99s[@]}")
+swap_bad=$on_bad
 loads=$(curl -s "$url/metrics" | awk '/^mlforge_serving_model_loads_total/ {s += $2} END {print s + 0}')
 
-# Live monitoring on: every request captured (sample rate 1) and profiled
-# against a 1,000-row reference; the same c=16 load, then again without it.
+# Live monitoring: every request captured (sample rate 1) and profiled
+# against a 1,000-row reference, interleaved with the monitor disabled.
 head -n 1001 "$work/rows.csv" | cut -d, -f2- >"$work/reference.csv"
 /usr/bin/python3 -c 'import json, sys; print(json.dumps({"deployment": "bench", "window_seconds": 60,
   "sample_rate": 1, "reference": {"csv": open(sys.argv[1]).read()}}))' "$work/reference.csv" >"$work/monitor.json"
 curl -sf -X POST "$url/api/2.0/mlforge/monitors/create" -H 'Content-Type: application/json' \
   -d @"$work/monitor.json" >/dev/null
-read -r cap16_rps cap16_p50 cap16_p99 cap16_bad < <(measure "$infer" 16)
-curl -sf -X DELETE "$url/api/2.0/mlforge/monitors/delete?deployment=bench" >/dev/null
-read -r ml16b_rps ml16b_p50 ml16b_p99 ml16b_bad < <(measure "$infer" 16)
+set_monitor() {  # $1 = true|false
+  curl -sf -X POST "$url/api/2.0/mlforge/monitors/update" -H 'Content-Type: application/json' \
+    -d "{\"deployment\": \"bench\", \"enabled\": $1}" >/dev/null
+}
+capture_phase() { set_monitor true; load "$infer" 16 "$seconds"; }
+no_capture_phase() { set_monitor false; load "$infer" 16 "$seconds"; }
+interleave capture_phase no_capture_phase
+cap16_p99=$(median "${on_p99s[@]}"); cap16_rps=$(median "${on_rps[@]}")
+nocap16_p99=$(median "${off_p99s[@]}"); nocap16_rps=$(median "${off_rps[@]}")
+cap_bad=$((on_bad + off_bad))
+captured=$(curl -s "$url/metrics" | awk '/^mlforge_monitor_captured_requests/ {s += $2} END {print s + 0}')
 
 # --- batch prediction ------------------------------------------------------
 predict() {  # $1 = input; prints "seconds max_rss_kib"
@@ -129,15 +161,22 @@ predict() {  # $1 = input; prints "seconds max_rss_kib"
     --id-column id --output "$work/out.csv" >/dev/null 2>&1
   cat "$work/time"
 }
-bt=(); rss=()
-for _ in $(seq 1 "$repeat"); do read -r t m < <(predict "$work/rows.csv"); bt+=("$t"); rss+=("$m"); done
+# The limit: libxgboost predicting the same number of rows already in memory,
+# on as many threads as `mlforge predict` uses (every core), measured between
+# the predict runs so that both see the same machine.
+lib_rate() {
+  "$runtime_bench" --batch-threads "$(nproc)" --csv-rows "$csv_rows" 2>/dev/null |
+    awk '/libxgboost batch predict/ {print $(NF-1)}'
+}
+bt=(); rss=(); lib=()
+for _ in $(seq 1 "$repeat"); do
+  read -r t m < <(predict "$work/rows.csv"); bt+=("$t"); rss+=("$m")
+  lib+=("$(lib_rate)")
+done
 read -r _ rss_small < <(predict "$work/rows-100k.csv")
 batch_s=$(median "${bt[@]}")
 batch_rss=$(median "${rss[@]}")
-# The limit: libxgboost predicting the same number of rows already in memory,
-# on as many threads as `mlforge predict` uses (every core).
-lib_batch=$("$runtime_bench" --batch-threads "$(nproc)" --csv-rows "$csv_rows" 2>/dev/null |
-  awk '/libxgboost batch predict/ {print $(NF-1)}')
+lib_batch=$(median "${lib[@]}")
 
 echo
 echo "## single-row OIP v2 infer over loopback"
@@ -149,13 +188,14 @@ echo "| FastAPI + uvicorn + xgboost | 64 | $py64_rps | $py64_p50 | $py64_p99 | $
 echo "| mlforge | 16 | $ml16_rps | $ml16_p50 | $ml16_p99 | $ml16_bad | $(echo "scale=1; $ml16_rps / $py16_rps" | bc -l)x |"
 echo "| mlforge | 64 | $ml64_rps | $ml64_p50 | $ml64_p99 | $ml64_bad | $(echo "scale=1; $ml64_rps / $py64_rps" | bc -l)x |"
 echo
-echo "hot swap at c=16: $swaps alias moves, $loads model loads in all; p99 $swap_p99 ms vs steady $ml16_p99 ms" \
-  "($(echo "scale=2; $swap_p99 / $ml16_p99" | bc -l)x); failed requests: $swap_bad"
+echo "hot swap at c=16, interleaved with steady runs: $swaps alias moves, $loads model loads in all;" \
+  "p99 $swap_p99 ms vs steady $swap_steady_p99 ms ($(echo "scale=2; $swap_p99 / $swap_steady_p99" | bc -l)x);" \
+  "failed requests: $swap_bad"
 echo
 batch_rate=$(echo "scale=0; $csv_rows / $batch_s" | bc -l)
-echo "capture at c=16, sample rate 1: $cap16_rps req/s, p99 $cap16_p99 ms with the monitor;" \
-  "$ml16b_rps req/s, p99 $ml16b_p99 ms without it, measured next" \
-  "($(echo "scale=2; $cap16_p99 / $ml16b_p99" | bc -l)x); failed requests: $((cap16_bad + ml16b_bad))"
+echo "capture at c=16, sample rate 1, interleaved with the monitor disabled: $cap16_rps req/s, p99 $cap16_p99 ms" \
+  "with it; $nocap16_rps req/s, p99 $nocap16_p99 ms without ($(echo "scale=2; $cap16_p99 / $nocap16_p99" | bc -l)x);" \
+  "$captured requests captured; failed requests: $cap_bad"
 echo
 echo "batch: mlforge predict, $csv_rows-row CSV to CSV: $batch_s s = $batch_rate rows/s" \
   "= $(echo "scale=2; $batch_rate / $lib_batch" | bc -l)x libxgboost's in-memory batch rate on $(nproc) threads" \

@@ -209,13 +209,13 @@ http::Handler Wrap(AlertManager* alerts, ApiHandler fn) {
 void RegisterAlertRoutes(http::Router& router, const AlertContext& context) {
   const std::string p(kPrefix);
   AlertManager* a = context.alerts;
-  router.Add(http::Method::kPost, p + "/rules/create", Wrap(a, CreateRule));
-  router.Add(http::Method::kGet, p + "/rules/get", Wrap(a, GetRule));
-  router.Add(http::Method::kGet, p + "/rules/list", Wrap(a, ListRules));
-  router.Add(http::Method::kPost, p + "/rules/update", Wrap(a, UpdateRule));
-  router.Add(http::Method::kDelete, p + "/rules/delete", Wrap(a, DeleteRule));
-  router.Add(http::Method::kGet, p + "/list", Wrap(a, ListAlerts));
-  router.Add(http::Method::kGet, p + "/deliveries", Wrap(a, ListDeliveries));
+  router.AddBlocking(http::Method::kPost, p + "/rules/create", Wrap(a, CreateRule));
+  router.AddBlocking(http::Method::kGet, p + "/rules/get", Wrap(a, GetRule));
+  router.AddBlocking(http::Method::kGet, p + "/rules/list", Wrap(a, ListRules));
+  router.AddBlocking(http::Method::kPost, p + "/rules/update", Wrap(a, UpdateRule));
+  router.AddBlocking(http::Method::kDelete, p + "/rules/delete", Wrap(a, DeleteRule));
+  router.AddBlocking(http::Method::kGet, p + "/list", Wrap(a, ListAlerts));
+  router.AddBlocking(http::Method::kGet, p + "/deliveries", Wrap(a, ListDeliveries));
 }
 
 }  // namespace mlforge::api

@@ -24,7 +24,8 @@ constexpr std::string_view kPrefix = "/api/2.0/mlforge/datasets";
 
 Result<json::Value> JsonBody(const http::Request& request) {
   ASSIGN_OR_RETURN(json::Value v, json::Parse(request.body));
-  if (!v.is_object()) return Err(Status(ErrorCode::kMalformedRequest, "Body must be a JSON object"));
+  if (!v.is_object())
+    return Err(Status(ErrorCode::kMalformedRequest, "Body must be a JSON object"));
   return v;
 }
 
@@ -40,7 +41,8 @@ Result<std::string> StringField(const json::Value& body, std::string_view key) {
 
 Result<std::string> RequiredString(const json::Value& body, std::string_view key) {
   ASSIGN_OR_RETURN(std::string s, StringField(body, key));
-  if (s.empty()) return Err(InvalidArgument(fmt::format("Missing value for required parameter '{}'", key)));
+  if (s.empty())
+    return Err(InvalidArgument(fmt::format("Missing value for required parameter '{}'", key)));
   return s;
 }
 
@@ -174,7 +176,11 @@ Status GetManifest(const DatasetContext& ctx, http::Request& request, http::Resp
   json::Writer w;
   w.StartObject().Key("entries").StartArray();
   for (const data::ManifestEntry& e : page.entries) {
-    w.StartObject().Field("path", e.path).Field("sha256", e.sha256).Field("size", e.size).EndObject();
+    w.StartObject()
+        .Field("path", e.path)
+        .Field("sha256", e.sha256)
+        .Field("size", e.size)
+        .EndObject();
   }
   w.EndArray();
   if (!page.next_page_token.empty()) w.Field("next_page_token", page.next_page_token);
@@ -298,7 +304,8 @@ Result<std::vector<tracking::Run>> RunsUsingDatasetVersion(tracking::TrackingSer
   exp_req.view_type = tracking::ViewType::kAll;
   do {
     ASSIGN_OR_RETURN(tracking::ExperimentPage page, tracking.SearchExperiments(exp_req));
-    for (const tracking::Experiment& e : page.experiments) experiment_ids.push_back(e.experiment_id);
+    for (const tracking::Experiment& e : page.experiments)
+      experiment_ids.push_back(e.experiment_id);
     exp_req.page_token = page.next_page_token;
   } while (!exp_req.page_token.empty());
   if (experiment_ids.empty()) return std::vector<tracking::Run>{};
@@ -314,20 +321,20 @@ Result<std::vector<tracking::Run>> RunsUsingDatasetVersion(tracking::TrackingSer
 void RegisterDatasetRoutes(http::Router& router, const DatasetContext& context) {
   using http::Method;
   auto path = [](std::string_view rest) { return fmt::format("{}/{}", kPrefix, rest); };
-  router.Add(Method::kPost, path("create"), Wrap(context, CreateDataset));
-  router.Add(Method::kGet, path("get"), Wrap(context, GetDataset));
-  router.Add(Method::kGet, path("list"), Wrap(context, ListDatasets));
-  router.Add(Method::kPost, path("versions/create"), Wrap(context, CreateVersion));
-  router.Add(Method::kGet, path("versions/get"), Wrap(context, GetVersion));
-  router.Add(Method::kGet, path("versions/list"), Wrap(context, ListVersions));
-  router.Add(Method::kGet, path("versions/manifest"), Wrap(context, GetManifest));
-  router.Add(Method::kGet, path("versions/runs"), Wrap(context, VersionRuns));
-  router.Add(Method::kPost, path("objects/missing"), Wrap(context, MissingObjects));
+  router.AddBlocking(Method::kPost, path("create"), Wrap(context, CreateDataset));
+  router.AddBlocking(Method::kGet, path("get"), Wrap(context, GetDataset));
+  router.AddBlocking(Method::kGet, path("list"), Wrap(context, ListDatasets));
+  router.AddBlocking(Method::kPost, path("versions/create"), Wrap(context, CreateVersion));
+  router.AddBlocking(Method::kGet, path("versions/get"), Wrap(context, GetVersion));
+  router.AddBlocking(Method::kGet, path("versions/list"), Wrap(context, ListVersions));
+  router.AddBlocking(Method::kGet, path("versions/manifest"), Wrap(context, GetManifest));
+  router.AddBlocking(Method::kGet, path("versions/runs"), Wrap(context, VersionRuns));
+  router.AddBlocking(Method::kPost, path("objects/missing"), Wrap(context, MissingObjects));
   // Bodies go to a temp file and are moved into the store once verified.
-  router.Add(Method::kPut, path("objects/{sha256}"), Wrap(context, PutObject),
-             http::BodyMode::kSpoolToFile);
-  router.Add(Method::kGet, path("objects/{sha256}"), Wrap(context, GetObject));
-  router.Add(Method::kPost, path("gc"), Wrap(context, CollectGarbage));
+  router.AddBlocking(Method::kPut, path("objects/{sha256}"), Wrap(context, PutObject),
+                     http::BodyMode::kSpoolToFile);
+  router.AddBlocking(Method::kGet, path("objects/{sha256}"), Wrap(context, GetObject));
+  router.AddBlocking(Method::kPost, path("gc"), Wrap(context, CollectGarbage));
 }
 
 }  // namespace mlforge::api

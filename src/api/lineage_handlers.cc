@@ -76,7 +76,8 @@ void WriteVersionInfo(json::Writer& w, const data::VersionInfo& v) {
 // the dataset versions its digest names and (up to max_files of) their files.
 Status WriteRun(const LineageContext& ctx, json::Writer& w, const tracking::Run& run,
                 int max_files) {
-  w.Key("run").StartObject()
+  w.Key("run")
+      .StartObject()
       .Field("run_id", run.info.run_id)
       .Field("run_name", run.info.run_name)
       .Field("experiment_id", run.info.experiment_id)
@@ -118,7 +119,11 @@ Status WriteRun(const LineageContext& ctx, json::Writer& w, const tracking::Run&
         ASSIGN_OR_RETURN(data::ManifestPage page,
                          ctx.datasets->GetManifest(v.version_id, max_files, ""));
         for (const data::ManifestEntry& e : page.entries) {
-          w.StartObject().Field("path", e.path).Field("sha256", e.sha256).Field("size", e.size).EndObject();
+          w.StartObject()
+              .Field("path", e.path)
+              .Field("sha256", e.sha256)
+              .Field("size", e.size)
+              .EndObject();
         }
         truncated = !page.next_page_token.empty();
       } else {
@@ -159,7 +164,8 @@ Status ModelVersionLineage(const LineageContext& ctx, const http::Request& reque
 Status DatasetVersionLineage(const LineageContext& ctx, const http::Request& request,
                              http::Response& response) {
   ASSIGN_OR_RETURN(std::string id, RequiredQueryParam(request, "version_id"));
-  if (ctx.datasets == nullptr) return Status(ErrorCode::kNotImplemented, "Datasets are not enabled");
+  if (ctx.datasets == nullptr)
+    return Status(ErrorCode::kNotImplemented, "Datasets are not enabled");
   ASSIGN_OR_RETURN(std::vector<data::VersionInfo> versions, ctx.datasets->FindVersionsByDigest(id));
   if (versions.empty() || versions.front().version_id != id) {
     return NotFound(fmt::format("No dataset version with id '{}'", id));
@@ -219,10 +225,10 @@ http::Handler Wrap(const LineageContext& ctx, Handler fn) {
 }  // namespace
 
 void RegisterLineageRoutes(http::Router& router, const LineageContext& context) {
-  router.Add(http::Method::kGet, std::string(kPrefix) + "/model-version",
-             Wrap(context, ModelVersionLineage));
-  router.Add(http::Method::kGet, std::string(kPrefix) + "/dataset-version",
-             Wrap(context, DatasetVersionLineage));
+  router.AddBlocking(http::Method::kGet, std::string(kPrefix) + "/model-version",
+                     Wrap(context, ModelVersionLineage));
+  router.AddBlocking(http::Method::kGet, std::string(kPrefix) + "/dataset-version",
+                     Wrap(context, DatasetVersionLineage));
 }
 
 }  // namespace mlforge::api

@@ -58,7 +58,8 @@ Result<std::optional<DatasetProfile>> UploadedReference(const RequestMessage& m)
     w.Value(*profile);
     auto parsed = monitor::ProfileFromJson(w.str());
     if (!parsed) {
-      return Err(InvalidArgument("Invalid value for 'reference.profile': " + parsed.error().message()));
+      return Err(
+          InvalidArgument("Invalid value for 'reference.profile': " + parsed.error().message()));
     }
     return std::optional<DatasetProfile>(std::move(*parsed));
   }
@@ -107,7 +108,8 @@ Status Update(const MonitorContext& ctx, const http::Request& request, http::Res
 
 Status Delete(const MonitorContext& ctx, const http::Request& request, http::Response& response) {
   std::string name;
-  if (const std::string* q = request.QueryParam("deployment"); q != nullptr && request.body.empty()) {
+  if (const std::string* q = request.QueryParam("deployment");
+      q != nullptr && request.body.empty()) {
     name = *q;
   } else {
     ASSIGN_OR_RETURN(RequestMessage m, RequestMessage::Decode(request));
@@ -138,7 +140,8 @@ Status Results(const MonitorContext& ctx, const http::Request& request, http::Re
   ASSIGN_OR_RETURN(std::optional<int64_t> to, m.OptionalInt64("end_time"));
   ASSIGN_OR_RETURN(std::optional<int64_t> max, m.OptionalInt64("max_results"));
   if (max && (*max < 1 || *max > monitor::kResultsMax)) {
-    return InvalidArgument(fmt::format("max_results must be between 1 and {}", monitor::kResultsMax));
+    return InvalidArgument(
+        fmt::format("max_results must be between 1 and {}", monitor::kResultsMax));
   }
   if (from && to && *from >= *to) return InvalidArgument("start_time must be before end_time");
   ASSIGN_OR_RETURN(std::string token, m.StringOr("page_token"));
@@ -163,7 +166,8 @@ Status Report(const MonitorContext& ctx, const http::Request& request, http::Res
   ASSIGN_OR_RETURN(int64_t start, m.RequiredInt64("window_start"));
   ASSIGN_OR_RETURN(std::string format, m.StringOr("format", "json"));
   if (format != "json" && format != "html") {
-    return InvalidArgument(fmt::format("Invalid value '{}' for 'format': use json or html", format));
+    return InvalidArgument(
+        fmt::format("Invalid value '{}' for 'format': use json or html", format));
   }
   ASSIGN_OR_RETURN(monitor::DriftReport report, ctx.monitor->Report(name, start));
   const monitor::ReportLabels labels{.reference = "reference",
@@ -210,8 +214,8 @@ Result<std::vector<const json::Value*>> Batch(const RequestMessage& m, std::stri
   ASSIGN_OR_RETURN(std::vector<const json::Value*> items, m.ObjectList(field));
   if (items.empty()) return Err(InvalidArgument(fmt::format("'{}' must not be empty", field)));
   if (items.size() > kMaxIngestBatch) {
-    return Err(InvalidArgument(
-        fmt::format("'{}' holds {} items; at most {} per call", field, items.size(), kMaxIngestBatch)));
+    return Err(InvalidArgument(fmt::format("'{}' holds {} items; at most {} per call", field,
+                                           items.size(), kMaxIngestBatch)));
   }
   return items;
 }
@@ -233,7 +237,8 @@ Status IngestPredictions(const MonitorContext& ctx, const http::Request& request
     ASSIGN_OR_RETURN(p.request_id, RequestIdOf(item));
     ASSIGN_OR_RETURN(std::optional<int64_t> ts, item.OptionalInt64("timestamp"));
     p.timestamp_ms = ts.value_or(0);
-    if (ts && *ts <= 0) return InvalidArgument(fmt::format("'{}' must be > 0", item.Name("timestamp")));
+    if (ts && *ts <= 0)
+      return InvalidArgument(fmt::format("'{}' must be > 0", item.Name("timestamp")));
     const json::Value* features = item.Find("features");
     if (features == nullptr) return MissingValue(item.Name("features"));
     std::vector<const json::Value*> rows;
@@ -242,9 +247,9 @@ Status IngestPredictions(const MonitorContext& ctx, const http::Request& request
     } else if (features->is_array() && !features->items().empty()) {
       for (const json::Value& row : features->items()) rows.push_back(&row);
     } else {
-      return InvalidArgument(fmt::format(
-          "'{}' must be an object of feature values or a non-empty array of them",
-          item.Name("features")));
+      return InvalidArgument(
+          fmt::format("'{}' must be an object of feature values or a non-empty array of them",
+                      item.Name("features")));
     }
     for (size_t r = 0; r < rows.size(); ++r) {
       if (!rows[r]->is_object()) {
@@ -263,8 +268,8 @@ Status IngestPredictions(const MonitorContext& ctx, const http::Request& request
     const json::Value* outputs = item.Find("outputs");
     const json::Value* prediction = item.Find("prediction");
     if (outputs != nullptr && prediction != nullptr) {
-      return InvalidArgument(fmt::format("Give one of '{}' and '{}'", item.Name("outputs"),
-                                         item.Name("prediction")));
+      return InvalidArgument(
+          fmt::format("Give one of '{}' and '{}'", item.Name("outputs"), item.Name("prediction")));
     }
     std::vector<std::vector<double>> columns;
     if (prediction != nullptr) {
@@ -278,16 +283,16 @@ Status IngestPredictions(const MonitorContext& ctx, const http::Request& request
       }
       for (const auto& [key, value] : outputs->members()) {
         p.output_names.push_back(key);
-        ASSIGN_OR_RETURN(std::vector<double> v,
-                         NumbersOf(value, item.Name("outputs.") + key));
+        ASSIGN_OR_RETURN(std::vector<double> v, NumbersOf(value, item.Name("outputs.") + key));
         columns.push_back(std::move(v));
       }
     }
     for (size_t c = 0; c < columns.size(); ++c) {
       if (columns[c].size() != p.features.size()) {
-        return InvalidArgument(fmt::format(
-            "'{}' has {} values for {} feature rows", item.Name(prediction ? "prediction" : "outputs." + p.output_names[c]),
-            columns[c].size(), p.features.size()));
+        return InvalidArgument(
+            fmt::format("'{}' has {} values for {} feature rows",
+                        item.Name(prediction ? "prediction" : "outputs." + p.output_names[c]),
+                        columns[c].size(), p.features.size()));
       }
     }
     for (size_t r = 0; r < p.features.size(); ++r) {
@@ -316,7 +321,8 @@ Status IngestLabels(const MonitorContext& ctx, const http::Request& request,
     g.deployment = name;
     ASSIGN_OR_RETURN(g.request_id, RequestIdOf(item));
     ASSIGN_OR_RETURN(std::optional<int64_t> ts, item.OptionalInt64("timestamp"));
-    if (ts && *ts <= 0) return InvalidArgument(fmt::format("'{}' must be > 0", item.Name("timestamp")));
+    if (ts && *ts <= 0)
+      return InvalidArgument(fmt::format("'{}' must be > 0", item.Name("timestamp")));
     g.timestamp_ms = ts.value_or(0);
     const json::Value* label = item.Find("label");
     if (label == nullptr) return MissingValue(item.Name("label"));
@@ -343,17 +349,17 @@ http::Handler Wrap(const MonitorContext& ctx, ApiHandler fn) {
 
 void RegisterMonitorRoutes(http::Router& router, const MonitorContext& context) {
   const std::string p(kMonitors);
-  router.Add(http::Method::kPost, p + "/create", Wrap(context, Create));
-  router.Add(http::Method::kGet, p + "/get", Wrap(context, Get));
-  router.Add(http::Method::kGet, p + "/list", Wrap(context, List));
-  router.Add(http::Method::kPost, p + "/update", Wrap(context, Update));
-  router.Add(http::Method::kDelete, p + "/delete", Wrap(context, Delete));
-  router.Add(http::Method::kPost, p + "/close-window", Wrap(context, CloseWindow));
-  router.Add(http::Method::kGet, p + "/results", Wrap(context, Results));
-  router.Add(http::Method::kGet, p + "/report", Wrap(context, Report));
+  router.AddBlocking(http::Method::kPost, p + "/create", Wrap(context, Create));
+  router.AddBlocking(http::Method::kGet, p + "/get", Wrap(context, Get));
+  router.AddBlocking(http::Method::kGet, p + "/list", Wrap(context, List));
+  router.AddBlocking(http::Method::kPost, p + "/update", Wrap(context, Update));
+  router.AddBlocking(http::Method::kDelete, p + "/delete", Wrap(context, Delete));
+  router.AddBlocking(http::Method::kPost, p + "/close-window", Wrap(context, CloseWindow));
+  router.AddBlocking(http::Method::kGet, p + "/results", Wrap(context, Results));
+  router.AddBlocking(http::Method::kGet, p + "/report", Wrap(context, Report));
   const std::string q(kMonitoring);
-  router.Add(http::Method::kPost, q + "/predictions", Wrap(context, IngestPredictions));
-  router.Add(http::Method::kPost, q + "/labels", Wrap(context, IngestLabels));
+  router.AddBlocking(http::Method::kPost, q + "/predictions", Wrap(context, IngestPredictions));
+  router.AddBlocking(http::Method::kPost, q + "/labels", Wrap(context, IngestLabels));
 }
 
 }  // namespace mlforge::api

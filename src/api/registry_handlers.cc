@@ -533,14 +533,14 @@ void RegisterRegistryRoutes(http::Router& router, const MlflowContext& context) 
       response.SetJson(std::move(*body));
     };
     for (std::string_view prefix : {kApiPrefix, kAjaxPrefix}) {
-      router.Add(route.method, std::string(prefix) + std::string(route.path), handler);
+      router.AddBlocking(route.method, std::string(prefix) + std::string(route.path), handler);
     }
   }
-  router.Add(http::Method::kGet, "/model-versions/get-artifact",
-             [context](http::Request& request, http::Response& response) {
-               Status s = GetModelVersionArtifact(context, request, response);
-               if (!s.ok()) SetStatusError(response, s);
-             });
+  router.AddBlocking(http::Method::kGet, "/model-versions/get-artifact",
+                     [context](http::Request& request, http::Response& response) {
+                       Status s = GetModelVersionArtifact(context, request, response);
+                       if (!s.ok()) SetStatusError(response, s);
+                     });
 }
 
 }  // namespace mlforge::api

@@ -476,14 +476,14 @@ http::Handler Wrap(const ServingContext& ctx, ApiHandler fn) {
 
 void RegisterDeploymentRoutes(http::Router& router, const ServingContext& context) {
   const std::string p(kPrefix);
-  router.Add(http::Method::kPost, p + "/create", Wrap(context, Create));
-  router.Add(http::Method::kGet, p + "/get", Wrap(context, Get));
-  router.Add(http::Method::kGet, p + "/list", Wrap(context, List));
-  router.Add(http::Method::kPost, p + "/update", Wrap(context, Update));
-  router.Add(http::Method::kPost, p + "/rollback", Wrap(context, Rollback));
-  router.Add(http::Method::kDelete, p + "/delete", Wrap(context, Delete));
-  router.Add(http::Method::kGet, p + "/events", Wrap(context, Events));
-  router.Add(http::Method::kGet, p + "/shadow", Wrap(context, Shadow));
+  router.AddBlocking(http::Method::kPost, p + "/create", Wrap(context, Create));
+  router.AddBlocking(http::Method::kGet, p + "/get", Wrap(context, Get));
+  router.AddBlocking(http::Method::kGet, p + "/list", Wrap(context, List));
+  router.AddBlocking(http::Method::kPost, p + "/update", Wrap(context, Update));
+  router.AddBlocking(http::Method::kPost, p + "/rollback", Wrap(context, Rollback));
+  router.AddBlocking(http::Method::kDelete, p + "/delete", Wrap(context, Delete));
+  router.AddBlocking(http::Method::kGet, p + "/events", Wrap(context, Events));
+  router.AddBlocking(http::Method::kGet, p + "/shadow", Wrap(context, Shadow));
 }
 
 void RegisterInferenceRoutes(http::Router& router, const ServingContext& context) {

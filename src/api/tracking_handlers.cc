@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "api/handlers.h"
-#include "api/mlflow_json.h"
 #include "api/log_batch_fast_path.h"
+#include "api/mlflow_json.h"
 #include "api/mlflow_request.h"
 #include "blob/blob.h"
 #include "http/http.h"

@@ -157,6 +157,13 @@ class Router {
   // and shape in total, synchronous or not).
   void AddAsync(Method method, std::string_view pattern, AsyncHandler handler,
                 BodyMode body_mode = BodyMode::kMemory);
+  // Same rules as Add, but the handler runs on the router's own pool of
+  // blocking threads instead of an I/O thread: for handlers that wait on a
+  // database commit or a disk (the control plane: registry, deployments,
+  // monitors). A handler on an I/O thread holds up every connection that
+  // thread serves, inference included, for as long as it waits.
+  void AddBlocking(Method method, std::string_view pattern, Handler handler,
+                   BodyMode body_mode = BodyMode::kMemory);
   // A handler for every method/path no route matched (e.g. UI static files);
   // without it such requests get 404 ENDPOINT_NOT_FOUND.
   void SetFallback(Handler handler);

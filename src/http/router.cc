@@ -1,12 +1,17 @@
 // Router: a segment trie over raw paths (no Beast here).
 #include <array>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "base/log.h"
@@ -59,11 +64,66 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
   std::abort();
 }
 
+// The threads AddBlocking's handlers run on. Tasks still queued when the
+// pool is destroyed are dropped: their Responders answer 500 to connections
+// the server has already closed.
+class BlockingPool {
+ public:
+  explicit BlockingPool(int threads) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  }
+  ~BlockingPool() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  BlockingPool(const BlockingPool&) = delete;
+  BlockingPool& operator=(const BlockingPool&) = delete;
+
+  void Post(std::move_only_function<void()> task) {
+    {
+      std::lock_guard lock(mu_);
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void Work() {
+    for (;;) {
+      std::move_only_function<void()> task;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+        if (stopping_) return;
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+
+  std::mutex mu_;  // guards tasks_ and stopping_
+  std::condition_variable cv_;
+  std::deque<std::move_only_function<void()>> tasks_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// Control-plane handlers mostly wait on commits; a few threads let one
+// request's fsync overlap another's work without oversubscribing the cores.
+constexpr int kBlockingThreads = 4;
+
 }  // namespace
 
 struct Router::Impl {
   Node root;
   Handler fallback;
+  // Declared last: destroyed (joined) before the routes its tasks call.
+  std::unique_ptr<BlockingPool> blocking;
 
   void Insert(Method method, std::string_view pattern, Route route);
 
@@ -148,6 +208,34 @@ void Router::AddAsync(Method method, std::string_view pattern, AsyncHandler hand
   route.async_handler = std::move(handler);
   route.body_mode = body_mode;
   impl_->Insert(method, pattern, std::move(route));
+}
+
+void Router::AddBlocking(Method method, std::string_view pattern, Handler handler,
+                         BodyMode body_mode) {
+  if (!handler) BadRoute(pattern, "empty handler");
+  if (!impl_->blocking) impl_->blocking = std::make_unique<BlockingPool>(kBlockingThreads);
+  BlockingPool* pool = impl_->blocking.get();
+  auto shared = std::make_shared<const Handler>(std::move(handler));
+  AddAsync(
+      method, pattern,
+      [pool, shared](Request& request, Responder responder) {
+        pool->Post([shared, &request, responder = std::move(responder)]() mutable {
+          Response response;
+          try {
+            (*shared)(request, response);
+          } catch (const std::exception& e) {
+            log::Error("http: handler for {} threw: {} (request id {})", request.path, e.what(),
+                       request.request_id);
+            return;  // the dropped Responder answers 500
+          } catch (...) {
+            log::Error("http: handler for {} threw a non-std exception (request id {})",
+                       request.path, request.request_id);
+            return;
+          }
+          responder.Send(std::move(response));
+        });
+      },
+      body_mode);
 }
 
 void Router::Impl::Insert(Method method, std::string_view pattern, Route route) {

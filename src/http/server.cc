@@ -460,8 +460,9 @@ class Connection : public std::enable_shared_from_this<Connection>, public inter
       Dispatch();
       return;
     }
-    const bool spool =
-        !preflight_ && match_.handler != nullptr && match_.body_mode == BodyMode::kSpoolToFile;
+    const bool spool = !preflight_ &&
+                       (match_.handler != nullptr || match_.async_handler != nullptr) &&
+                       match_.body_mode == BodyMode::kSpoolToFile;
     const uint64_t limit = spool ? options_.max_spooled_body_bytes : options_.max_body_bytes;
     if (auto length = header_parser_->content_length(); length && *length > limit) {
       // Decided before reading a byte of the body.

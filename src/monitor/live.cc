@@ -39,7 +39,8 @@ class BoundedQueue {
 
   size_t capacity() const { return mask_ + 1; }
 
-  bool TryPush(T&& value) {
+  // Swaps value into a free cell (value gets the cell's old contents).
+  bool TryPush(T& value) {
     size_t pos = push_pos_.load(std::memory_order_relaxed);
     Cell* cell;
     for (;;) {
@@ -54,11 +55,13 @@ class BoundedQueue {
         pos = push_pos_.load(std::memory_order_relaxed);
       }
     }
-    cell->value = std::move(value);
+    std::swap(cell->value, value);
     cell->seq.store(pos + 1, std::memory_order_release);
     return true;
   }
 
+  // Swaps the oldest value into out (the cell keeps out's old contents, so
+  // buffers circulate between producers and the consumer).
   bool TryPop(T& out) {
     size_t pos = pop_pos_.load(std::memory_order_relaxed);
     Cell* cell;
@@ -74,8 +77,7 @@ class BoundedQueue {
         pos = pop_pos_.load(std::memory_order_relaxed);
       }
     }
-    out = std::move(cell->value);
-    cell->value = T{};
+    std::swap(out, cell->value);
     cell->seq.store(pos + mask_ + 1, std::memory_order_release);
     return true;
   }
@@ -128,6 +130,11 @@ struct Window {
   uint64_t requests = 0;
   uint64_t errors = 0;
   QuantileSketch latency;
+  // The builders of the last feature-name list seen, by position, with
+  // whether each column takes numbers as categories: captured requests share
+  // their model's list, so most skip every column lookup.
+  std::shared_ptr<const std::vector<std::string>> resolved_names;
+  std::vector<std::pair<ColumnProfileBuilder*, bool>> resolved;
 };
 
 struct DeploymentState {
@@ -201,8 +208,8 @@ class LiveMonitorImpl final : public LiveMonitor {
     return SampleHash(request_id) < cut ? Sampling::kSample : Sampling::kCount;
   }
 
-  bool Capture(CapturedRequest request) override {
-    if (!queue_.TryPush(std::move(request))) {
+  bool Capture(CapturedRequest& request) override {
+    if (!queue_.TryPush(request)) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
@@ -477,6 +484,7 @@ class LiveMonitorImpl final : public LiveMonitor {
   // edges; the comparison at close still uses whatever is stored then.
   void LoadLayoutLocked(DeploymentState& st) {
     st.layout.clear();
+    st.window.resolved_names.reset();  // kinds may change with the layout
     auto reference = store_.GetReference(st.config.ReferenceKey());
     if (!reference) return;
     for (const ColumnProfile& c : reference->columns) {
@@ -516,15 +524,33 @@ class LiveMonitorImpl final : public LiveMonitor {
   void AddNumber(DeploymentState& st, std::string_view name, double v) {
     ColumnProfileBuilder* b = Builder(st, name, ColumnKind::kNumeric);
     if (b == nullptr) return;
-    if (KindOf(st, name) == ColumnKind::kCategorical) {
-      if (std::isfinite(v)) {
-        b->AddString(fmt::format("{}", v));
-      } else {
-        b->AddMissing();
-      }
-    } else {
+    AddNumberTo(b, KindOf(st, name) == ColumnKind::kCategorical, v);
+  }
+
+  static void AddNumberTo(ColumnProfileBuilder* b, bool categorical, double v) {
+    if (b == nullptr) return;
+    if (!categorical) {
       b->AddNumber(v);
+    } else if (std::isfinite(v)) {
+      b->AddString(fmt::format("{}", v));
+    } else {
+      b->AddMissing();
     }
+  }
+
+  // The builders of a feature-name list's columns, by position (cached per window).
+  const std::vector<std::pair<ColumnProfileBuilder*, bool>>& Resolve(
+      DeploymentState& st, const std::shared_ptr<const std::vector<std::string>>& names) {
+    Window& w = st.window;
+    if (w.resolved_names != names) {
+      w.resolved.clear();
+      for (const std::string& name : *names) {
+        ColumnProfileBuilder* b = Builder(st, name, ColumnKind::kNumeric);
+        w.resolved.emplace_back(b, KindOf(st, name) == ColumnKind::kCategorical);
+      }
+      w.resolved_names = names;
+    }
+    return w.resolved;
   }
 
   void AddValue(DeploymentState& st, std::string_view name, const json::Value& v) {
@@ -550,8 +576,8 @@ class LiveMonitorImpl final : public LiveMonitor {
     return k != st.window.kinds.end() ? k->second : ColumnKind::kNumeric;
   }
 
-  void Apply(CapturedRequest& r, std::vector<IngestedPrediction>& to_store) {
-    std::lock_guard lock(state_mu_);
+  // REQUIRES: state_mu_ held.
+  void ApplyLocked(CapturedRequest& r, std::vector<IngestedPrediction>& to_store) {
     auto it = states_.find(r.deployment);
     if (it == states_.end()) return;  // monitor deleted meanwhile
     DeploymentState& st = *it->second;
@@ -560,11 +586,18 @@ class LiveMonitorImpl final : public LiveMonitor {
     if (r.error) ++w.errors;
     if (r.latency_ms >= 0 && std::isfinite(r.latency_ms)) w.latency.Add(r.latency_ms);
     if (!r.sampled || r.error) return;
-    const size_t fcols = r.feature_names.size();
+    static const std::vector<std::pair<ColumnProfileBuilder*, bool>> kNoColumns;
+    const auto& columns = r.feature_names ? Resolve(st, r.feature_names) : kNoColumns;
+    const size_t fcols = columns.size();
     const size_t ocols = r.output_names.size();
+    if (r.features.size() < static_cast<size_t>(r.rows) * fcols ||
+        r.outputs.size() < static_cast<size_t>(r.rows) * ocols) {
+      return;  // a malformed capture: nothing to profile
+    }
     for (int64_t row = 0; row < r.rows; ++row) {
       for (size_t c = 0; c < fcols; ++c) {
-        AddNumber(st, r.feature_names[c], r.features[static_cast<size_t>(row) * fcols + c]);
+        AddNumberTo(columns[c].first, columns[c].second,
+                    r.features[static_cast<size_t>(row) * fcols + c]);
       }
       for (size_t c = 0; c < ocols; ++c) {
         AddNumber(st, r.output_names[c], r.outputs[static_cast<size_t>(row) * ocols + c]);
@@ -576,8 +609,8 @@ class LiveMonitorImpl final : public LiveMonitor {
     p.deployment = r.deployment;
     p.request_id = r.request_id;
     p.timestamp_ms = r.timestamp_ms;
-    p.output_names = std::move(r.output_names);
-    p.outputs = std::move(r.outputs);
+    p.output_names = r.output_names;  // copies: r's buffers go back to the queue
+    p.outputs = r.outputs;
     to_store.push_back(std::move(p));
   }
 
@@ -591,11 +624,11 @@ class LiveMonitorImpl final : public LiveMonitor {
         .Field("timestamp", r.timestamp_ms)
         .Field("latency_ms", r.latency_ms);
     w.Key("features").StartArray();
-    const size_t fcols = r.feature_names.size();
+    const size_t fcols = r.feature_names ? r.feature_names->size() : 0;
     for (int64_t row = 0; row < r.rows; ++row) {
       w.StartObject();
       for (size_t c = 0; c < fcols; ++c) {
-        w.Field(r.feature_names[c],
+        w.Field((*r.feature_names)[c],
                 static_cast<double>(r.features[static_cast<size_t>(row) * fcols + c]));
       }
       w.EndObject();
@@ -624,9 +657,18 @@ class LiveMonitorImpl final : public LiveMonitor {
   void DrainLocked() {
     std::vector<IngestedPrediction> to_store;
     CapturedRequest r;
-    while (queue_.TryPop(r)) {
-      Apply(r, to_store);
-      processed_.fetch_add(1, std::memory_order_relaxed);
+    for (bool more = true; more;) {
+      // One lock per batch of requests, not per request, and short enough
+      // that an API call waiting for it barely notices.
+      std::lock_guard lock(state_mu_);
+      for (int i = 0; i < 256; ++i) {
+        if (!queue_.TryPop(r)) {
+          more = false;
+          break;
+        }
+        ApplyLocked(r, to_store);
+        processed_.fetch_add(1, std::memory_order_relaxed);
+      }
     }
     if (Status s = store_.PutPredictions(to_store); !s.ok()) {
       log::Warn("monitor: cannot store {} captured predictions: {}", to_store.size(), s.ToString());

@@ -1064,7 +1064,9 @@ struct CapturedRequest {
   double latency_ms = 0;
   bool error = false;
   bool sampled = false;
-  std::vector<std::string> feature_names;
+  // Shared by the requests of one model (the adapter keeps one list per
+  // signature), so the worker resolves a list's columns once, not per request.
+  std::shared_ptr<const std::vector<std::string>> feature_names;
   int64_t rows = 0;
   std::vector<float> features;  // rows * feature_names.size()
   std::vector<std::string> output_names;
@@ -1084,7 +1086,9 @@ class ReferenceSource {
 };
 
 struct LiveMonitorOptions {
-  size_t queue_capacity = 65536;  // captured requests waiting for the worker
+  // Captured requests waiting for the worker (about a second at full load;
+  // each slot keeps its buffers for reuse).
+  size_t queue_capacity = 16384;
   // How often the worker drains the queue and closes due windows.
   std::chrono::milliseconds tick{200};
   // Raw logs (JSON Lines) go under this directory, one file per deployment,
@@ -1120,7 +1124,10 @@ class LiveMonitor {
   enum class Sampling : uint8_t { kOff, kCount, kSample };
   virtual Sampling Decide(std::string_view deployment, std::string_view request_id) const = 0;
   // Non-blocking: false (and counted as dropped) when the queue is full.
-  virtual bool Capture(CapturedRequest request) = 0;
+  // Swaps `request` into the queue: it comes back holding an older request's
+  // buffers (contents unspecified), for the caller to refill, so a steady
+  // stream of captures allocates nothing and frees nothing on request threads.
+  virtual bool Capture(CapturedRequest& request) = 0;
   virtual CaptureStats Stats() const = 0;
 
   // Monitor configuration (stored; applied to the live state at once).

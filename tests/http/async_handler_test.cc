@@ -4,6 +4,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iterator>
+#include <stdexcept>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -211,6 +216,100 @@ TEST(AsyncHandler, RouterReportsAsyncRoutes) {
   auto other = router.Find(Method::kGet, "/a/1");
   EXPECT_EQ(other.async_handler, nullptr);
   EXPECT_TRUE(other.path_matched_other_method);
+}
+
+// AddBlocking: the handler runs on the router's own threads, so a handler
+// that waits does not hold up the I/O thread. With one I/O thread, the
+// blocking handler below can only finish if another request is served while
+// it waits.
+TEST(BlockingHandler, WaitingHandlerDoesNotHoldTheIoThread) {
+  std::promise<void> other_served;
+  std::shared_future<void> served = other_served.get_future().share();
+  Router router;
+  router.AddBlocking(Method::kGet, "/wait", [served](Request&, Response& res) {
+    const bool ok = served.wait_for(10s) == std::future_status::ready;
+    res.content_type = "text/plain";
+    res.body = ok ? "other request served meanwhile" : "timed out";
+  });
+  router.Add(Method::kGet, "/quick", [&other_served](Request&, Response& res) {
+    other_served.set_value();
+    res.content_type = "text/plain";
+    res.body = "quick";
+  });
+  auto options = testing::TestOptions();
+  options.threads = 1;
+  auto server = StartServer(std::move(router), options);
+  ASSERT_NE(server, nullptr);
+  auto waiting = std::async(std::launch::async, [port = server->port()] {
+    Client client("127.0.0.1", port);
+    return client.Get("/wait");
+  });
+  std::this_thread::sleep_for(50ms);  // let /wait reach its handler first (not required)
+  Client client("127.0.0.1", server->port());
+  auto quick = client.Get("/quick");
+  ASSERT_TRUE(quick.has_value()) << quick.error().ToString();
+  EXPECT_EQ(quick->body, "quick");
+  auto waited = waiting.get();
+  ASSERT_TRUE(waited.has_value()) << waited.error().ToString();
+  EXPECT_EQ(waited->status, 200);
+  EXPECT_EQ(waited->body, "other request served meanwhile");
+}
+
+TEST(BlockingHandler, ThrowingHandlerIs500AndTheServerKeepsServing) {
+  Router router;
+  router.AddBlocking(Method::kPost, "/boom",
+                     [](Request&, Response&) { throw std::runtime_error("boom"); });
+  router.AddBlocking(Method::kGet, "/echo/{x}", [](Request& req, Response& res) {
+    res.content_type = "text/plain";
+    res.body = std::string(*req.PathParam("x")) + ":" + std::string(*req.QueryParam("q"));
+  });
+  auto server = StartServer(std::move(router));
+  ASSERT_NE(server, nullptr);
+  Client client("127.0.0.1", server->port());
+  auto res = client.Send(Method::kPost, "/boom", "{}");
+  ASSERT_TRUE(res.has_value()) << res.error().ToString();
+  EXPECT_EQ(res->status, 500);
+  EXPECT_NE(res->body.find("INTERNAL_ERROR"), std::string::npos) << res->body;
+  res = client.Get("/echo/a%20b?q=1");
+  ASSERT_TRUE(res.has_value()) << res.error().ToString();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "a b:1");
+}
+
+TEST(BlockingHandler, SpooledBodyReachesTheHandlerAndIsRemovedAfterwards) {
+  const std::string expected = testing::PatternBytes(3 << 20, 5);
+  testing::TempDir spool;
+  std::mutex mu;
+  std::filesystem::path seen;
+  Router router;
+  router.AddBlocking(
+      Method::kPut, "/blobs/{name}",
+      [&](Request& req, Response& res) {
+        std::string read;
+        {
+          std::ifstream in(req.body_file, std::ios::binary);
+          read.assign(std::istreambuf_iterator<char>(in), {});
+        }
+        {
+          std::lock_guard lock(mu);
+          seen = req.body_file;
+        }
+        res.SetJson(req.body.empty() && read == expected ? "{\"same\":true}" : "{\"same\":false}");
+      },
+      BodyMode::kSpoolToFile);
+  auto options = testing::TestOptions();
+  options.spool_dir = spool.path();
+  options.max_body_bytes = 1 << 20;  // the body only fits because it spools
+  auto server = StartServer(std::move(router), options);
+  ASSERT_NE(server, nullptr);
+  Client client("127.0.0.1", server->port());
+  auto res = client.Send(Method::kPut, "/blobs/x", expected);
+  ASSERT_TRUE(res.has_value()) << res.error().ToString();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "{\"same\":true}");
+  std::lock_guard lock(mu);
+  EXPECT_FALSE(seen.empty());
+  EXPECT_FALSE(std::filesystem::exists(seen));
 }
 
 }  // namespace

@@ -53,7 +53,8 @@ std::vector<CapturedRequest> Requests(const std::string& deployment, const Table
     c.timestamp_ms = ts;
     c.latency_ms = 1.0 + static_cast<double>(r % 10);
     c.sampled = true;
-    c.feature_names = {"x1", "x2", "n"};
+    c.feature_names = std::make_shared<const std::vector<std::string>>(
+        std::vector<std::string>{"x1", "x2", "n"});
     c.rows = 1;
     for (const Column& col : t.columns) c.features.push_back(static_cast<float>(col.numbers[r]));
     c.output_names = {"prediction"};
@@ -125,7 +126,7 @@ TEST_P(LiveMonitorTest, FullQueueDropsAndCountsWithoutBlocking) {
   const Table t = MakeTable(10, 0, 0, 1);
   int accepted = 0;
   for (CapturedRequest& r : Requests("d", t, "r", clock_.NowMillis())) {
-    accepted += monitor_->Capture(std::move(r)) ? 1 : 0;
+    accepted += monitor_->Capture(r) ? 1 : 0;
   }
   EXPECT_EQ(accepted, 4);
   CaptureStats stats = monitor_->Stats();
@@ -140,7 +141,7 @@ TEST_P(LiveMonitorTest, FullQueueDropsAndCountsWithoutBlocking) {
   EXPECT_EQ(monitor_->Stats().processed, 4u);
   // The queue has room again.
   for (CapturedRequest& r : Requests("d", MakeTable(3, 0, 0, 2), "s", clock_.NowMillis())) {
-    EXPECT_TRUE(monitor_->Capture(std::move(r)));
+    EXPECT_TRUE(monitor_->Capture(r));
   }
 }
 
@@ -176,13 +177,13 @@ TEST_P(LiveMonitorTest, FlagsOnlyTheShiftedFeaturesInTheShiftedWindow) {
   ASSERT_TRUE(monitor_->Create(Config("d"), &reference).has_value());
 
   for (CapturedRequest& r : Requests("d", MakeTable(800, 0, 0, 8), "a", clock_.NowMillis())) {
-    ASSERT_TRUE(monitor_->Capture(std::move(r)));
+    ASSERT_TRUE(monitor_->Capture(r));
   }
   CapturedRequest failed;
   failed.deployment = "d";
   failed.error = true;
   failed.latency_ms = 5;
-  ASSERT_TRUE(monitor_->Capture(std::move(failed)));
+  ASSERT_TRUE(monitor_->Capture(failed));
   clock_.Advance(60'000);
   auto w1 = monitor_->CloseWindow("d");
   ASSERT_TRUE(w1.has_value()) << w1.error().ToString();
@@ -200,7 +201,7 @@ TEST_P(LiveMonitorTest, FlagsOnlyTheShiftedFeaturesInTheShiftedWindow) {
 
   // x1 and x2 shift by two standard deviations; n does not.
   for (CapturedRequest& r : Requests("d", MakeTable(800, 2, -2, 9), "b", clock_.NowMillis())) {
-    ASSERT_TRUE(monitor_->Capture(std::move(r)));
+    ASSERT_TRUE(monitor_->Capture(r));
   }
   clock_.Advance(60'000);
   auto w2 = monitor_->CloseWindow("d");
@@ -256,7 +257,7 @@ TEST_P(LiveMonitorTest, ScheduledWindowsCloseOnTheGrid) {
   const int64_t start = clock_.NowMillis();
   ASSERT_TRUE(monitor_->Create(c, nullptr).has_value());
   for (CapturedRequest& r : Requests("d", MakeTable(20, 0, 0, 3), "a", start)) {
-    ASSERT_TRUE(monitor_->Capture(std::move(r)));
+    ASSERT_TRUE(monitor_->Capture(r));
   }
   clock_.Advance(150'000);  // two and a half windows
   Result<WindowResultPage> page;
@@ -395,7 +396,7 @@ TEST_P(LiveMonitorTest, RawLogKeepsSampledRequestsAndStaysBounded) {
   c.raw_log = true;
   ASSERT_TRUE(monitor_->Create(c, nullptr).has_value());
   for (CapturedRequest& r : Requests("d", MakeTable(40, 0, 0, 1), "id", clock_.NowMillis())) {
-    ASSERT_TRUE(monitor_->Capture(std::move(r)));
+    ASSERT_TRUE(monitor_->Capture(r));
   }
   ASSERT_TRUE(monitor_->CloseWindow("d").has_value());  // drains the queue
   const auto log = dir.path() / "raw" / "d.jsonl";
@@ -456,7 +457,7 @@ TEST_P(LiveMonitorTest, ModelVersionReferenceIsComputedOnceAndShared) {
   EXPECT_EQ(monitor_->Create(c, &p).error().code(), ErrorCode::kInvalidParameterValue);
 
   for (CapturedRequest& r : Requests("a", MakeTable(300, 0, 0, 7), "x", clock_.NowMillis())) {
-    ASSERT_TRUE(monitor_->Capture(std::move(r)));
+    ASSERT_TRUE(monitor_->Capture(r));
   }
   clock_.Advance(1000);
   auto w = monitor_->CloseWindow("a");

@@ -111,15 +111,22 @@ TEST_F(PostgresTest, DeadlockVictimIsRetried) {
                    "CREATE TABLE t (id BIGINT PRIMARY KEY, n BIGINT);"
                    "INSERT INTO t VALUES (1, 0), (2, 0)"));
   // Two transactions lock rows 1,2 and 2,1; both wait at a barrier after the
-  // first lock on their first attempt, so the server must pick a victim.
-  std::promise<void> a_locked, b_locked;
+  // first lock on their first attempt, so the server must pick a victim. The
+  // victim's retry waits until the other has committed: retried at once, it
+  // could take row 1 (its own aborted update no longer locks it) ahead of the
+  // other transaction queued on it, and deadlock a second time.
+  std::promise<void> a_locked, b_locked, a_done, b_done;
   std::shared_future<void> a_ready = a_locked.get_future().share();
   std::shared_future<void> b_ready = b_locked.get_future().share();
+  std::shared_future<void> a_finished = a_done.get_future().share();
+  std::shared_future<void> b_finished = b_done.get_future().share();
   auto run = [&](int64_t first, int64_t second, std::promise<void>& mine,
-                 std::shared_future<void> theirs) {
+                 std::shared_future<void> theirs, std::promise<void>& done,
+                 std::shared_future<void> theirs_done) {
     int attempts = 0;
     Status s = db_->Transact(TxMode::kWrite, [&](Connection& c) -> Status {
       ++attempts;
+      if (attempts > 1) theirs_done.wait_for(10s);
       auto r = c.Execute("UPDATE t SET n = n + 1 WHERE id = ?", {first});
       if (!r.has_value()) return r.error();
       if (attempts == 1) {
@@ -129,12 +136,15 @@ TEST_F(PostgresTest, DeadlockVictimIsRetried) {
       r = c.Execute("UPDATE t SET n = n + 1 WHERE id = ?", {second});
       return r.has_value() ? Status::Ok() : r.error();
     });
+    done.set_value();
     EXPECT_TRUE(s.ok()) << s.ToString();
     return attempts;
   };
   DatabaseStats before = db_->Stats();
-  auto fa = std::async(std::launch::async, run, 1, 2, std::ref(a_locked), b_ready);
-  auto fb = std::async(std::launch::async, run, 2, 1, std::ref(b_locked), a_ready);
+  auto fa = std::async(std::launch::async, run, 1, 2, std::ref(a_locked), b_ready,
+                       std::ref(a_done), b_finished);
+  auto fb = std::async(std::launch::async, run, 2, 1, std::ref(b_locked), a_ready,
+                       std::ref(b_done), a_finished);
   int total_attempts = fa.get() + fb.get();
   EXPECT_EQ(total_attempts, 3);  // exactly one victim, retried once
   EXPECT_EQ(db_->Stats().retries - before.retries, 1);
