@@ -2,11 +2,13 @@
 // webhook delivery log under /api/2.0/mlforge/alerts/. MLflow-style errors.
 #include <fmt/core.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "api/api.h"
+#include "api/handlers.h"
 #include "api/mlflow_json.h"
 #include "api/mlflow_request.h"
 #include "base/json.h"
@@ -195,27 +197,22 @@ Status ListDeliveries(AlertManager& alerts, const http::Request& request,
   return Status::Ok();
 }
 
-using ApiHandler = Status (*)(AlertManager&, const http::Request&, http::Response&);
-
-http::Handler Wrap(AlertManager* alerts, ApiHandler fn) {
-  return [alerts, fn](http::Request& request, http::Response& response) {
-    Status s = fn(*alerts, request, response);
-    if (!s.ok()) SetStatusError(response, s);
-  };
-}
-
 }  // namespace
 
 void RegisterAlertRoutes(http::Router& router, const AlertContext& context) {
   const std::string p(kPrefix);
-  AlertManager* a = context.alerts;
-  router.AddBlocking(http::Method::kPost, p + "/rules/create", Wrap(a, CreateRule));
-  router.AddBlocking(http::Method::kGet, p + "/rules/get", Wrap(a, GetRule));
-  router.AddBlocking(http::Method::kGet, p + "/rules/list", Wrap(a, ListRules));
-  router.AddBlocking(http::Method::kPost, p + "/rules/update", Wrap(a, UpdateRule));
-  router.AddBlocking(http::Method::kDelete, p + "/rules/delete", Wrap(a, DeleteRule));
-  router.AddBlocking(http::Method::kGet, p + "/list", Wrap(a, ListAlerts));
-  router.AddBlocking(http::Method::kGet, p + "/deliveries", Wrap(a, ListDeliveries));
+  auto alerts = std::ref(*context.alerts);
+  router.AddBlocking(http::Method::kPost, p + "/rules/create",
+                     WithStatusErrors(alerts, CreateRule));
+  router.AddBlocking(http::Method::kGet, p + "/rules/get", WithStatusErrors(alerts, GetRule));
+  router.AddBlocking(http::Method::kGet, p + "/rules/list", WithStatusErrors(alerts, ListRules));
+  router.AddBlocking(http::Method::kPost, p + "/rules/update",
+                     WithStatusErrors(alerts, UpdateRule));
+  router.AddBlocking(http::Method::kDelete, p + "/rules/delete",
+                     WithStatusErrors(alerts, DeleteRule));
+  router.AddBlocking(http::Method::kGet, p + "/list", WithStatusErrors(alerts, ListAlerts));
+  router.AddBlocking(http::Method::kGet, p + "/deliveries",
+                     WithStatusErrors(alerts, ListDeliveries));
 }
 
 }  // namespace mlforge::api

@@ -79,15 +79,6 @@ void WriteVersion(json::Writer& w, const data::VersionInfo& v) {
       .EndObject();
 }
 
-using DatasetHandler = Status (*)(const DatasetContext&, http::Request&, http::Response&);
-
-http::Handler Wrap(const DatasetContext& context, DatasetHandler fn) {
-  return [context, fn](http::Request& request, http::Response& response) {
-    Status s = fn(context, request, response);
-    if (!s.ok()) SetStatusError(response, s);
-  };
-}
-
 Status CreateDataset(const DatasetContext& ctx, http::Request& request, http::Response& response) {
   ASSIGN_OR_RETURN(json::Value body, JsonBody(request));
   ASSIGN_OR_RETURN(std::string name, RequiredString(body, "name"));
@@ -321,20 +312,23 @@ Result<std::vector<tracking::Run>> RunsUsingDatasetVersion(tracking::TrackingSer
 void RegisterDatasetRoutes(http::Router& router, const DatasetContext& context) {
   using http::Method;
   auto path = [](std::string_view rest) { return fmt::format("{}/{}", kPrefix, rest); };
-  router.AddBlocking(Method::kPost, path("create"), Wrap(context, CreateDataset));
-  router.AddBlocking(Method::kGet, path("get"), Wrap(context, GetDataset));
-  router.AddBlocking(Method::kGet, path("list"), Wrap(context, ListDatasets));
-  router.AddBlocking(Method::kPost, path("versions/create"), Wrap(context, CreateVersion));
-  router.AddBlocking(Method::kGet, path("versions/get"), Wrap(context, GetVersion));
-  router.AddBlocking(Method::kGet, path("versions/list"), Wrap(context, ListVersions));
-  router.AddBlocking(Method::kGet, path("versions/manifest"), Wrap(context, GetManifest));
-  router.AddBlocking(Method::kGet, path("versions/runs"), Wrap(context, VersionRuns));
-  router.AddBlocking(Method::kPost, path("objects/missing"), Wrap(context, MissingObjects));
+  router.AddBlocking(Method::kPost, path("create"), WithStatusErrors(context, CreateDataset));
+  router.AddBlocking(Method::kGet, path("get"), WithStatusErrors(context, GetDataset));
+  router.AddBlocking(Method::kGet, path("list"), WithStatusErrors(context, ListDatasets));
+  router.AddBlocking(Method::kPost, path("versions/create"),
+                     WithStatusErrors(context, CreateVersion));
+  router.AddBlocking(Method::kGet, path("versions/get"), WithStatusErrors(context, GetVersion));
+  router.AddBlocking(Method::kGet, path("versions/list"), WithStatusErrors(context, ListVersions));
+  router.AddBlocking(Method::kGet, path("versions/manifest"),
+                     WithStatusErrors(context, GetManifest));
+  router.AddBlocking(Method::kGet, path("versions/runs"), WithStatusErrors(context, VersionRuns));
+  router.AddBlocking(Method::kPost, path("objects/missing"),
+                     WithStatusErrors(context, MissingObjects));
   // Bodies go to a temp file and are moved into the store once verified.
-  router.AddBlocking(Method::kPut, path("objects/{sha256}"), Wrap(context, PutObject),
+  router.AddBlocking(Method::kPut, path("objects/{sha256}"), WithStatusErrors(context, PutObject),
                      http::BodyMode::kSpoolToFile);
-  router.AddBlocking(Method::kGet, path("objects/{sha256}"), Wrap(context, GetObject));
-  router.AddBlocking(Method::kPost, path("gc"), Wrap(context, CollectGarbage));
+  router.AddBlocking(Method::kGet, path("objects/{sha256}"), WithStatusErrors(context, GetObject));
+  router.AddBlocking(Method::kPost, path("gc"), WithStatusErrors(context, CollectGarbage));
 }
 
 }  // namespace mlforge::api

@@ -7,19 +7,26 @@
 #include <vector>
 
 #include "api/api.h"
+#include "api/mlflow_json.h"
 #include "base/status.h"
+#include "http/http.h"
 #include "tracking/tracking.h"
-
-namespace mlforge::http {
-class Router;
-struct Response;
-}
 
 namespace mlforge::api {
 
 // The two prefixes MLflow serves every REST route under.
 inline constexpr std::string_view kApiPrefix = "/api/2.0";
 inline constexpr std::string_view kAjaxPrefix = "/ajax-api/2.0";
+
+// A route handler from fn(context, request, response) -> Status: a failed
+// Status becomes the MLflow-style error response ({"error_code", "message"}).
+template <typename Context, typename Fn>
+http::Handler WithStatusErrors(Context context, Fn fn) {
+  return [context, fn](http::Request& request, http::Response& response) {
+    Status s = fn(context, request, response);
+    if (!s.ok()) SetStatusError(response, s);
+  };
+}
 
 // /api/2.0/mlflow/... and /ajax-api/2.0/mlflow/... (tracking_handlers.cc).
 void RegisterTrackingRoutes(http::Router& router, const MlflowContext& context);

@@ -213,22 +213,13 @@ Status DatasetVersionLineage(const LineageContext& ctx, const http::Request& req
   return Status::Ok();
 }
 
-using Handler = Status (*)(const LineageContext&, const http::Request&, http::Response&);
-
-http::Handler Wrap(const LineageContext& ctx, Handler fn) {
-  return [ctx, fn](http::Request& request, http::Response& response) {
-    Status s = fn(ctx, request, response);
-    if (!s.ok()) SetStatusError(response, s);
-  };
-}
-
 }  // namespace
 
 void RegisterLineageRoutes(http::Router& router, const LineageContext& context) {
   router.AddBlocking(http::Method::kGet, std::string(kPrefix) + "/model-version",
-                     Wrap(context, ModelVersionLineage));
+                     WithStatusErrors(context, ModelVersionLineage));
   router.AddBlocking(http::Method::kGet, std::string(kPrefix) + "/dataset-version",
-                     Wrap(context, DatasetVersionLineage));
+                     WithStatusErrors(context, DatasetVersionLineage));
 }
 
 }  // namespace mlforge::api

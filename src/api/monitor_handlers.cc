@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "api/api.h"
+#include "api/handlers.h"
 #include "api/mlflow_json.h"
 #include "api/mlflow_request.h"
 #include "base/json.h"
@@ -336,30 +337,23 @@ Status IngestLabels(const MonitorContext& ctx, const http::Request& request,
   return Status::Ok();
 }
 
-using ApiHandler = Status (*)(const MonitorContext&, const http::Request&, http::Response&);
-
-http::Handler Wrap(const MonitorContext& ctx, ApiHandler fn) {
-  return [ctx, fn](http::Request& request, http::Response& response) {
-    Status s = fn(ctx, request, response);
-    if (!s.ok()) SetStatusError(response, s);
-  };
-}
-
 }  // namespace
 
 void RegisterMonitorRoutes(http::Router& router, const MonitorContext& context) {
   const std::string p(kMonitors);
-  router.AddBlocking(http::Method::kPost, p + "/create", Wrap(context, Create));
-  router.AddBlocking(http::Method::kGet, p + "/get", Wrap(context, Get));
-  router.AddBlocking(http::Method::kGet, p + "/list", Wrap(context, List));
-  router.AddBlocking(http::Method::kPost, p + "/update", Wrap(context, Update));
-  router.AddBlocking(http::Method::kDelete, p + "/delete", Wrap(context, Delete));
-  router.AddBlocking(http::Method::kPost, p + "/close-window", Wrap(context, CloseWindow));
-  router.AddBlocking(http::Method::kGet, p + "/results", Wrap(context, Results));
-  router.AddBlocking(http::Method::kGet, p + "/report", Wrap(context, Report));
+  router.AddBlocking(http::Method::kPost, p + "/create", WithStatusErrors(context, Create));
+  router.AddBlocking(http::Method::kGet, p + "/get", WithStatusErrors(context, Get));
+  router.AddBlocking(http::Method::kGet, p + "/list", WithStatusErrors(context, List));
+  router.AddBlocking(http::Method::kPost, p + "/update", WithStatusErrors(context, Update));
+  router.AddBlocking(http::Method::kDelete, p + "/delete", WithStatusErrors(context, Delete));
+  router.AddBlocking(http::Method::kPost, p + "/close-window",
+                     WithStatusErrors(context, CloseWindow));
+  router.AddBlocking(http::Method::kGet, p + "/results", WithStatusErrors(context, Results));
+  router.AddBlocking(http::Method::kGet, p + "/report", WithStatusErrors(context, Report));
   const std::string q(kMonitoring);
-  router.AddBlocking(http::Method::kPost, q + "/predictions", Wrap(context, IngestPredictions));
-  router.AddBlocking(http::Method::kPost, q + "/labels", Wrap(context, IngestLabels));
+  router.AddBlocking(http::Method::kPost, q + "/predictions",
+                     WithStatusErrors(context, IngestPredictions));
+  router.AddBlocking(http::Method::kPost, q + "/labels", WithStatusErrors(context, IngestLabels));
 }
 
 }  // namespace mlforge::api

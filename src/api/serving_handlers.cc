@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "api/api.h"
+#include "api/handlers.h"
 #include "api/mlflow_json.h"
 #include "api/mlflow_request.h"
 #include "base/json.h"
@@ -463,27 +464,18 @@ Status Shadow(const ServingContext& ctx, const http::Request& request, http::Res
   return Status::Ok();
 }
 
-using ApiHandler = Status (*)(const ServingContext&, const http::Request&, http::Response&);
-
-http::Handler Wrap(const ServingContext& ctx, ApiHandler fn) {
-  return [ctx, fn](http::Request& request, http::Response& response) {
-    Status s = fn(ctx, request, response);
-    if (!s.ok()) SetStatusError(response, s);
-  };
-}
-
 }  // namespace
 
 void RegisterDeploymentRoutes(http::Router& router, const ServingContext& context) {
   const std::string p(kPrefix);
-  router.AddBlocking(http::Method::kPost, p + "/create", Wrap(context, Create));
-  router.AddBlocking(http::Method::kGet, p + "/get", Wrap(context, Get));
-  router.AddBlocking(http::Method::kGet, p + "/list", Wrap(context, List));
-  router.AddBlocking(http::Method::kPost, p + "/update", Wrap(context, Update));
-  router.AddBlocking(http::Method::kPost, p + "/rollback", Wrap(context, Rollback));
-  router.AddBlocking(http::Method::kDelete, p + "/delete", Wrap(context, Delete));
-  router.AddBlocking(http::Method::kGet, p + "/events", Wrap(context, Events));
-  router.AddBlocking(http::Method::kGet, p + "/shadow", Wrap(context, Shadow));
+  router.AddBlocking(http::Method::kPost, p + "/create", WithStatusErrors(context, Create));
+  router.AddBlocking(http::Method::kGet, p + "/get", WithStatusErrors(context, Get));
+  router.AddBlocking(http::Method::kGet, p + "/list", WithStatusErrors(context, List));
+  router.AddBlocking(http::Method::kPost, p + "/update", WithStatusErrors(context, Update));
+  router.AddBlocking(http::Method::kPost, p + "/rollback", WithStatusErrors(context, Rollback));
+  router.AddBlocking(http::Method::kDelete, p + "/delete", WithStatusErrors(context, Delete));
+  router.AddBlocking(http::Method::kGet, p + "/events", WithStatusErrors(context, Events));
+  router.AddBlocking(http::Method::kGet, p + "/shadow", WithStatusErrors(context, Shadow));
 }
 
 void RegisterInferenceRoutes(http::Router& router, const ServingContext& context) {
