@@ -161,7 +161,8 @@ TEST_P(DemoTest, FillsEveryKindOfContentAndASecondRunChangesNothing) {
       R"("data":[[3,99.5,298.5,1,6,2,30,1]]}})");
   ASSERT_TRUE(infer.has_value());
   ASSERT_EQ(infer->status, 200) << infer->body;
-  const json::Value& predictions = At(Parse(infer->body), "predictions");
+  const json::Value answer = Parse(infer->body);
+  const json::Value& predictions = At(answer, "predictions");
   ASSERT_EQ(predictions.items().size(), 1u) << infer->body;
   const double p = predictions.items()[0].as_double();
   EXPECT_TRUE(p > 0 && p < 1) << infer->body;
