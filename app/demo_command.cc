@@ -113,10 +113,9 @@ Customer DrawCustomer(Rng& rng, bool shifted) {
   double satisfaction = std::clamp(std::round(rng.Normal(3.5, 1.0)), 1.0, 5.0);
   // Thresholds and an interaction, as real churn has: trees fit it better
   // than a logistic regression does.
-  const double logit = 1.0 - 0.07 * tenure + 0.09 * std::max(0.0, monthly - 80.0) +
-                       0.5 * calls + 0.9 * late - (contract > 1.0 ? 1.8 : 0.0) -
-                       0.8 * (satisfaction - 3.0) - 0.015 * (age - 45.0) +
-                       (calls >= 3.0 && satisfaction <= 2.0 ? 2.0 : 0.0);
+  const double logit = 1.0 - 0.07 * tenure + 0.09 * std::max(0.0, monthly - 80.0) + 0.5 * calls +
+                       0.9 * late - (contract > 1.0 ? 1.8 : 0.0) - 0.8 * (satisfaction - 3.0) -
+                       0.015 * (age - 45.0) + (calls >= 3.0 && satisfaction <= 2.0 ? 2.0 : 0.0);
   Customer c;
   c.churned = rng.Uniform() < 1.0 / (1.0 + std::exp(-logit)) ? 1 : 0;
   const double billed = tenure * (0.95 + 0.1 * rng.Uniform());
@@ -198,22 +197,47 @@ std::vector<RunPlan> RunPlans() {
   const std::pair<std::string, std::string> logloss{"eval_metric", "logloss"};
   const std::pair<std::string, std::string> auc{"eval_metric", "auc"};
   return {
-      {"logistic-baseline", Flavor::kLinear, 0, {{"alpha", "1"}}, 0,
+      {"logistic-baseline",
+       Flavor::kLinear,
+       0,
+       {{"alpha", "1"}},
+       0,
        "Logistic regression on the Q1 export: the baseline to beat."},
-      {"xgb-depth2", Flavor::kXgboost, 0, {{"max_depth", "2"}, {"eta", "0.3"}, logloss, auc}, 60,
+      {"xgb-depth2",
+       Flavor::kXgboost,
+       0,
+       {{"max_depth", "2"}, {"eta", "0.3"}, logloss, auc},
+       60,
        "Shallow trees on the Q1 export."},
-      {"xgb-depth3", Flavor::kXgboost, 1, {{"max_depth", "3"}, {"eta", "0.1"}, logloss, auc}, 150,
+      {"xgb-depth3",
+       Flavor::kXgboost,
+       1,
+       {{"max_depth", "3"}, {"eta", "0.1"}, logloss, auc},
+       150,
        "More data (Q1-Q2), depth 3."},
-      {"xgb-depth8-overfit", Flavor::kXgboost, 1,
-       {{"max_depth", "8"}, {"eta", "0.3"}, logloss, auc}, 150,
+      {"xgb-depth8-overfit",
+       Flavor::kXgboost,
+       1,
+       {{"max_depth", "8"}, {"eta", "0.3"}, logloss, auc},
+       150,
        "Deep trees, high learning rate: the validation loss turns up after a few rounds."},
-      {"xgb-depth4-subsample", Flavor::kXgboost, 2,
-       {{"max_depth", "4"}, {"eta", "0.05"}, {"subsample", "0.8"}, logloss, auc}, 300,
+      {"xgb-depth4-subsample",
+       Flavor::kXgboost,
+       2,
+       {{"max_depth", "4"}, {"eta", "0.05"}, {"subsample", "0.8"}, logloss, auc},
+       300,
        "Q1-Q3 export, slower learning rate with row subsampling."},
-      {"xgb-depth3-colsample", Flavor::kXgboost, 2,
-       {{"max_depth", "3"}, {"eta", "0.1"}, {"colsample_bytree", "0.8"}, logloss, auc}, 200,
+      {"xgb-depth3-colsample",
+       Flavor::kXgboost,
+       2,
+       {{"max_depth", "3"}, {"eta", "0.1"}, {"colsample_bytree", "0.8"}, logloss, auc},
+       200,
        "Q1-Q3 export, depth 3 with column subsampling."},
-      {"logistic-q3", Flavor::kLinear, 2, {{"alpha", "1"}}, 0,
+      {"logistic-q3",
+       Flavor::kLinear,
+       2,
+       {{"alpha", "1"}},
+       0,
        "Logistic regression on the Q1-Q3 export."},
   };
 }
@@ -258,8 +282,8 @@ std::string InvocationsBody(const Customer& c) {
 // answer; NaN when there is none.
 double FirstPrediction(const json::Value& body) {
   const json::Value* v = nullptr;
-  if (const json::Value* outputs = body.Find("outputs"); outputs && outputs->is_array() &&
-                                                         !outputs->items().empty()) {
+  if (const json::Value* outputs = body.Find("outputs");
+      outputs && outputs->is_array() && !outputs->items().empty()) {
     v = outputs->items()[0].Find("data");
   } else {
     v = body.Find("predictions");
@@ -300,9 +324,12 @@ class Demo {
       Status (Demo::*run)();
     };
     const Step steps[] = {
-        {"datasets", &Demo::Datasets},   {"training runs", &Demo::Training},
-        {"model registry", &Demo::Registry}, {"deployment", &Demo::Deployment},
-        {"monitor and alert rules", &Demo::Monitoring}, {"traffic", &Demo::Traffic},
+        {"datasets", &Demo::Datasets},
+        {"training runs", &Demo::Training},
+        {"model registry", &Demo::Registry},
+        {"deployment", &Demo::Deployment},
+        {"monitor and alert rules", &Demo::Monitoring},
+        {"traffic", &Demo::Traffic},
         {"drift episode", &Demo::DriftEpisode},
     };
     int n = 0;
@@ -392,14 +419,15 @@ class Demo {
   Status Datasets() {
     Rng rng(kSeed);
     std::vector<Customer> customers;
-    for (size_t i = 0; i < kDatasetPlan.back().rows; ++i) customers.push_back(DrawCustomer(rng, false));
-    RETURN_IF_ERROR(StatusOf(api_.Post(
-        std::string(kMlforge) + "datasets/create", BuildJson([&](json::Writer& w) {
-          w.StartObject()
-              .Field("name", name_)
-              .Field("description", "Customer churn exports (generated by mlforge demo)")
-              .EndObject();
-        }))));
+    for (size_t i = 0; i < kDatasetPlan.back().rows; ++i)
+      customers.push_back(DrawCustomer(rng, false));
+    RETURN_IF_ERROR(StatusOf(
+        api_.Post(std::string(kMlforge) + "datasets/create", BuildJson([&](json::Writer& w) {
+                    w.StartObject()
+                        .Field("name", name_)
+                        .Field("description", "Customer churn exports (generated by mlforge demo)")
+                        .EndObject();
+                  }))));
     for (const DatasetPlan& plan : kDatasetPlan) {
       std::vector<DatasetFile> files = {{"churn.csv", Csv(customers, plan.rows)},
                                         {"README.md", std::string(kReadme)}};
@@ -459,22 +487,19 @@ class Demo {
   // -- 2. Training ------------------------------------------------------------
 
   Status Training() {
-    ASSIGN_OR_RETURN(json::Value created,
-                     api_.Post(std::string(kMlflow) + "experiments/create",
-                               BuildJson([&](json::Writer& w) {
-                                 w.StartObject().Field("name", name_).Key("tags").StartArray();
-                                 w.StartObject()
-                                     .Field("key", "mlflow.note.content")
-                                     .Field("value",
-                                            "Predict which customers cancel next month. Loaded by "
-                                            "`mlforge demo`.")
-                                     .EndObject();
-                                 w.StartObject()
-                                     .Field("key", kDemoTag)
-                                     .Field("value", "loading")
-                                     .EndObject();
-                                 w.EndArray().EndObject();
-                               })));
+    ASSIGN_OR_RETURN(
+        json::Value created,
+        api_.Post(std::string(kMlflow) + "experiments/create", BuildJson([&](json::Writer& w) {
+                    w.StartObject().Field("name", name_).Key("tags").StartArray();
+                    w.StartObject()
+                        .Field("key", "mlflow.note.content")
+                        .Field("value",
+                               "Predict which customers cancel next month. Loaded by "
+                               "`mlforge demo`.")
+                        .EndObject();
+                    w.StartObject().Field("key", kDemoTag).Field("value", "loading").EndObject();
+                    w.EndArray().EndObject();
+                  })));
     experiment_id_ = StrOf(created, "experiment_id");
     const std::string user = UserName();
     std::unique_ptr<IdGenerator> ids = MakeRandomIdGenerator();
@@ -511,9 +536,9 @@ class Demo {
             .EndObject();
       });
       std::unique_ptr<training::RunLogger> logger = MakeHttpRunLogger(api_, SystemClock::Get());
-      ASSIGN_OR_RETURN(training::RunOutcome outcome,
-                       training::RunTraining(*trainer, *table, request, *logger, nullptr,
-                                             SystemClock::Get()));
+      ASSIGN_OR_RETURN(
+          training::RunOutcome outcome,
+          training::RunTraining(*trainer, *table, request, *logger, nullptr, SystemClock::Get()));
       TrainedRun run{.name = std::string(plan.name), .run_id = outcome.run_id, .auc = NAN};
       for (const training::NamedValue& m : outcome.model->final_metrics()) {
         if (m.name == "validation_roc_auc") run.auc = m.value;
@@ -540,23 +565,24 @@ class Demo {
         std::string(kMlflow) + "registered-models/create", BuildJson([&](json::Writer& w) {
           w.StartObject()
               .Field("name", name_)
-              .Field("description", "Churn classifier: probability that a customer cancels "
-                                    "within a month.")
+              .Field("description",
+                     "Churn classifier: probability that a customer cancels "
+                     "within a month.")
               .EndObject();
         }))));
     for (TrainedRun& r : runs_) {
       if (std::find(ranked.begin(), ranked.end(), &r) == ranked.end()) continue;
       RETURN_IF_ERROR(RegisterModelVersion(api_, name_, r.run_id, &r.version));
-      RETURN_IF_ERROR(StatusOf(api_.Must(
-          http::Method::kPatch, std::string(kMlflow) + "model-versions/update",
-          BuildJson([&](json::Writer& w) {
-            w.StartObject()
-                .Field("name", name_)
-                .Field("version", std::to_string(r.version))
-                .Field("description", fmt::format("From run {} (validation AUC {:.3f}).", r.name,
-                                                  r.auc))
-                .EndObject();
-          }))));
+      RETURN_IF_ERROR(StatusOf(
+          api_.Must(http::Method::kPatch, std::string(kMlflow) + "model-versions/update",
+                    BuildJson([&](json::Writer& w) {
+                      w.StartObject()
+                          .Field("name", name_)
+                          .Field("version", std::to_string(r.version))
+                          .Field("description",
+                                 fmt::format("From run {} (validation AUC {:.3f}).", r.name, r.auc))
+                          .EndObject();
+                    }))));
     }
     champion_ = ranked[0];
     challenger_ = ranked.size() > 1 ? ranked[1] : nullptr;
@@ -574,14 +600,14 @@ class Demo {
 
   Status Promote(const TrainedRun& run, std::string_view alias, std::string_view stage) {
     const std::string version = std::to_string(run.version);
-    RETURN_IF_ERROR(StatusOf(api_.Post(std::string(kMlflow) + "registered-models/alias",
-                                       BuildJson([&](json::Writer& w) {
-                                         w.StartObject()
-                                             .Field("name", name_)
-                                             .Field("alias", alias)
-                                             .Field("version", version)
-                                             .EndObject();
-                                       }))));
+    RETURN_IF_ERROR(StatusOf(
+        api_.Post(std::string(kMlflow) + "registered-models/alias", BuildJson([&](json::Writer& w) {
+                    w.StartObject()
+                        .Field("name", name_)
+                        .Field("alias", alias)
+                        .Field("version", version)
+                        .EndObject();
+                  }))));
     return StatusOf(api_.Post(std::string(kMlflow) + "model-versions/transition-stage",
                               BuildJson([&](json::Writer& w) {
                                 w.StartObject()
@@ -633,26 +659,26 @@ class Demo {
   // -- 5. Monitor and alert rules ---------------------------------------------
 
   Status Monitoring() {
-    RETURN_IF_ERROR(StatusOf(api_.Post(
-        std::string(kMlforge) + "monitors/create", BuildJson([&](json::Writer& w) {
-          w.StartObject()
-              .Field("deployment", name_)
-              .Field("window_seconds", 3600)
-              .Field("sample_rate", 1.0);
-          // KS, not the default normalized Wasserstein: over a reference of
-          // more than 1000 rows "auto" picks Wasserstein, whose 0.1 threshold
-          // is within sampling noise for windows of a few hundred rows.
-          w.Key("drift").StartObject().Field("method", "ks").Key("columns").StartArray();
-          for (std::string_view f : kFeatures) w.String(f);
-          w.EndArray().EndObject();
-          w.Key("reference")
-              .StartObject()
-              .Field("kind", "model_version")
-              .Field("model_name", name_)
-              .Field("version", champion_->version)
-              .EndObject();
-          w.EndObject();
-        }))));
+    RETURN_IF_ERROR(StatusOf(
+        api_.Post(std::string(kMlforge) + "monitors/create", BuildJson([&](json::Writer& w) {
+                    w.StartObject()
+                        .Field("deployment", name_)
+                        .Field("window_seconds", 3600)
+                        .Field("sample_rate", 1.0);
+                    // KS, not the default normalized Wasserstein: over a reference of
+                    // more than 1000 rows "auto" picks Wasserstein, whose 0.1 threshold
+                    // is within sampling noise for windows of a few hundred rows.
+                    w.Key("drift").StartObject().Field("method", "ks").Key("columns").StartArray();
+                    for (std::string_view f : kFeatures) w.String(f);
+                    w.EndArray().EndObject();
+                    w.Key("reference")
+                        .StartObject()
+                        .Field("kind", "model_version")
+                        .Field("model_name", name_)
+                        .Field("version", champion_->version)
+                        .EndObject();
+                    w.EndObject();
+                  }))));
     struct Rule {
       std::string name;
       std::string_view metric;
@@ -665,16 +691,16 @@ class Demo {
         {name_ + ": accuracy below 0.75", "accuracy", "<", 0.75},
     };
     for (const Rule& r : rules) {
-      RETURN_IF_ERROR(StatusOf(api_.Post(std::string(kMlforge) + "alerts/rules/create",
-                                         BuildJson([&](json::Writer& w) {
-                                           w.StartObject()
-                                               .Field("name", r.name)
-                                               .Field("deployment", name_)
-                                               .Field("metric", r.metric)
-                                               .Field("op", r.op)
-                                               .Field("threshold", r.threshold)
-                                               .EndObject();
-                                         }))));
+      RETURN_IF_ERROR(StatusOf(
+          api_.Post(std::string(kMlforge) + "alerts/rules/create", BuildJson([&](json::Writer& w) {
+                      w.StartObject()
+                          .Field("name", r.name)
+                          .Field("deployment", name_)
+                          .Field("metric", r.metric)
+                          .Field("op", r.op)
+                          .Field("threshold", r.threshold)
+                          .EndObject();
+                    }))));
     }
     std::printf("      monitor on %s (reference: version %lld's training data), %zu alert rules\n",
                 name_.c_str(), static_cast<long long>(champion_->version), std::size(rules));
@@ -692,10 +718,10 @@ class Demo {
     RETURN_IF_ERROR(Window(kNormalWindows + 1, true));
     // Alerts are evaluated as the window closes; give the evaluation a moment.
     for (int i = 0; i < 50; ++i) {
-      ASSIGN_OR_RETURN(json::Value alerts,
-                       api_.Must(http::Method::kGet,
-                                 fmt::format("{}alerts/list?state=firing&deployment={}", kMlforge,
-                                             Q(name_))));
+      ASSIGN_OR_RETURN(
+          json::Value alerts,
+          api_.Must(http::Method::kGet,
+                    fmt::format("{}alerts/list?state=firing&deployment={}", kMlforge, Q(name_))));
       if (!Member(alerts, "alerts").items().empty()) {
         std::string fired;
         for (const json::Value& a : Member(alerts, "alerts").items()) {
@@ -723,10 +749,10 @@ class Demo {
       const std::string id = fmt::format("{}-w{}-{:03}", name_, index, i);
       const bool mlflow = i % kInvocationsEvery == kInvocationsEvery - 1;
       // The route key makes the champion/challenger split the same every run.
-      ASSIGN_OR_RETURN(Answer a, api_.Call(http::Method::kPost, mlflow ? invocations : oip,
-                                           mlflow ? InvocationsBody(c) : OipBody(c, id),
-                                           "application/json",
-                                           {{"x-request-id", id}, {"x-mlforge-route-key", id}}));
+      ASSIGN_OR_RETURN(Answer a,
+                       api_.Call(http::Method::kPost, mlflow ? invocations : oip,
+                                 mlflow ? InvocationsBody(c) : OipBody(c, id), "application/json",
+                                 {{"x-request-id", id}, {"x-mlforge-route-key", id}}));
       if (!a.ok()) return ServerApi::ServerError(mlflow ? invocations : oip, a);
       const double p = FirstPrediction(a.body);
       if (!(p >= 0 && p <= 1)) {
@@ -735,19 +761,19 @@ class Demo {
       labels.emplace_back(id, c.churned);
       ++requests_;
     }
-    RETURN_IF_ERROR(StatusOf(api_.Post(
-        std::string(kMlforge) + "monitoring/labels", BuildJson([&](json::Writer& w) {
-          w.StartObject().Field("deployment", name_).Key("labels").StartArray();
-          for (const auto& [id, label] : labels) {
-            w.StartObject().Field("request_id", id).Field("label", label).EndObject();
-          }
-          w.EndArray().EndObject();
-        }))));
-    ASSIGN_OR_RETURN(json::Value closed,
-                     api_.Post(std::string(kMlforge) + "monitors/close-window",
-                               BuildJson([&](json::Writer& w) {
-                                 w.StartObject().Field("deployment", name_).EndObject();
-                               })));
+    RETURN_IF_ERROR(StatusOf(
+        api_.Post(std::string(kMlforge) + "monitoring/labels", BuildJson([&](json::Writer& w) {
+                    w.StartObject().Field("deployment", name_).Key("labels").StartArray();
+                    for (const auto& [id, label] : labels) {
+                      w.StartObject().Field("request_id", id).Field("label", label).EndObject();
+                    }
+                    w.EndArray().EndObject();
+                  }))));
+    ASSIGN_OR_RETURN(
+        json::Value closed,
+        api_.Post(std::string(kMlforge) + "monitors/close-window", BuildJson([&](json::Writer& w) {
+                    w.StartObject().Field("deployment", name_).EndObject();
+                  })));
     const json::Value& result = Member(closed, "result");
     std::string drifted;
     for (const json::Value& f : Member(result, "drifted_features").items()) {
@@ -816,8 +842,9 @@ void AddDemoCommand(CLI::App& app) {
   a.command->add_option("--tracking-uri,--server", a.server,
                         "Server URL (default: $MLFORGE_TRACKING_URI, else $MLFLOW_TRACKING_URI, "
                         "else http://127.0.0.1:5000)");
-  a.command->add_option("--name", a.name,
-                        "Name of the experiment, dataset, registered model and deployment")
+  a.command
+      ->add_option("--name", a.name,
+                   "Name of the experiment, dataset, registered model and deployment")
       ->capture_default_str();
 }
 

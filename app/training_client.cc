@@ -199,7 +199,8 @@ std::string UserName() {
   return "unknown";
 }
 
-Status RegisterModelVersion(ServerApi& api, const std::string& model, const std::string& run_id, int64_t* version) {
+Status RegisterModelVersion(ServerApi& api, const std::string& model, const std::string& run_id,
+                            int64_t* version) {
   std::string create =
       BuildJson([&](json::Writer& w) { w.StartObject().Field("name", model).EndObject(); });
   ASSIGN_OR_RETURN(

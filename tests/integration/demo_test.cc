@@ -16,22 +16,13 @@
 #include "base/json.h"
 #include "http/http.h"
 #include "integration/server_process.h"
+#include "integration/serving_support.h"
 #include "support/temp_dir.h"
 
 namespace mlforge::testing {
 namespace {
 
 constexpr char kName[] = "demo-churn";
-
-json::Value Parse(const std::string& body) {
-  auto v = json::Parse(body);
-  return v ? *v : json::Value();
-}
-
-std::string Str(const json::Value& v, std::string_view key) {
-  const json::Value* f = v.Find(key);
-  return f != nullptr && f->is_string() ? f->as_string() : std::string();
-}
 
 double Num(const json::Value& v, std::string_view key) {
   const json::Value* f = v.Find(key);
@@ -59,12 +50,12 @@ class DemoTest : public ::testing::TestWithParam<TestBackend> {
   json::Value Get(const std::string& target) {
     auto r = client_->Get(target);
     EXPECT_TRUE(r && r->status == 200) << target << ": " << (r ? r->body : "no answer");
-    return r ? Parse(r->body) : json::Value();
+    return r ? ParseOrNull(r->body) : json::Value();
   }
   json::Value Post(const std::string& target, const std::string& body) {
     auto r = client_->PostJson(target, body);
     EXPECT_TRUE(r && r->status == 200) << target << ": " << (r ? r->body : "no answer");
-    return r ? Parse(r->body) : json::Value();
+    return r ? ParseOrNull(r->body) : json::Value();
   }
 
   json::Value SearchRuns(const std::string& experiment_id) {
@@ -121,8 +112,8 @@ TEST_P(DemoTest, FillsEveryKindOfContentAndASecondRunChangesNothing) {
     for (const std::string& id : version_ids) names_a_version |= id.starts_with(digest);
     EXPECT_TRUE(names_a_version) << digest;
     // The package: xgboost models are real files the server can hand out.
-    json::Value files = Get("/api/2.0/mlflow/artifacts/list?run_id=" + Str(info, "run_id") +
-                            "&path=model");
+    json::Value files =
+        Get("/api/2.0/mlflow/artifacts/list?run_id=" + Str(info, "run_id") + "&path=model");
     std::set<std::string> paths;
     for (const json::Value& f : At(files, "files").items()) paths.insert(Str(f, "path"));
     EXPECT_TRUE(paths.contains("model/MLmodel")) << json::Serialize(files);
@@ -130,8 +121,8 @@ TEST_P(DemoTest, FillsEveryKindOfContentAndASecondRunChangesNothing) {
       if (Str(p, "key") == "max_depth") ++xgboost_runs;
     }
     // A loss curve: one point per boosting round (or Newton step).
-    json::Value history = Get("/api/2.0/mlflow/metrics/get-history?run_id=" +
-                              Str(info, "run_id") + "&metric_key=validation-logloss");
+    json::Value history = Get("/api/2.0/mlflow/metrics/get-history?run_id=" + Str(info, "run_id") +
+                              "&metric_key=validation-logloss");
     const auto& points = At(history, "metrics").items();
     ASSERT_GE(points.size(), 2u) << Str(info, "run_name");
     EXPECT_LT(Num(points.front(), "step"), Num(points.back(), "step"));
@@ -161,7 +152,7 @@ TEST_P(DemoTest, FillsEveryKindOfContentAndASecondRunChangesNothing) {
       R"("data":[[3,99.5,298.5,1,6,2,30,1]]}})");
   ASSERT_TRUE(infer.has_value());
   ASSERT_EQ(infer->status, 200) << infer->body;
-  const json::Value answer = Parse(infer->body);
+  const json::Value answer = ParseOrNull(infer->body);
   const json::Value& predictions = At(answer, "predictions");
   ASSERT_EQ(predictions.items().size(), 1u) << infer->body;
   const double p = predictions.items()[0].as_double();
@@ -181,8 +172,8 @@ TEST_P(DemoTest, FillsEveryKindOfContentAndASecondRunChangesNothing) {
   EXPECT_TRUE(At(windows.back(), "dataset_drift").as_bool()) << json::Serialize(windows.back());
 
   // Alerts: the drift rule fired.
-  json::Value alerts = Get(std::string("/api/2.0/mlforge/alerts/list?state=firing&deployment=") +
-                           kName);
+  json::Value alerts =
+      Get(std::string("/api/2.0/mlforge/alerts/list?state=firing&deployment=") + kName);
   std::set<std::string> metrics;
   for (const json::Value& a : At(alerts, "alerts").items()) metrics.insert(Str(a, "metric"));
   EXPECT_TRUE(metrics.contains("dataset_drift")) << json::Serialize(alerts);
@@ -192,19 +183,18 @@ TEST_P(DemoTest, FillsEveryKindOfContentAndASecondRunChangesNothing) {
   EXPECT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("already loaded"), std::string::npos) << again.output;
   EXPECT_EQ(At(SearchRuns(experiment_id), "runs").items().size(), run_list.size());
-  EXPECT_EQ(At(Get(std::string("/api/2.0/mlforge/datasets/versions/list?name=") + kName),
-               "versions")
-                .items()
-                .size(),
-            3u);
+  EXPECT_EQ(
+      At(Get(std::string("/api/2.0/mlforge/datasets/versions/list?name=") + kName), "versions")
+          .items()
+          .size(),
+      3u);
 }
 
 TEST_P(DemoTest, RefusesANameInUseThatIsNotAFinishedDemo) {
   Post("/api/2.0/mlflow/registered-models/create", R"({"name":"taken"})");
   CommandResult demo = RunMlforge(dir_.path(), "demo --name taken --tracking-uri " + Url());
   EXPECT_EQ(demo.exit_code, 1) << demo.output;
-  EXPECT_NE(demo.output.find("a registered model named 'taken'"), std::string::npos)
-      << demo.output;
+  EXPECT_NE(demo.output.find("a registered model named 'taken'"), std::string::npos) << demo.output;
   EXPECT_NE(demo.output.find("--name"), std::string::npos) << demo.output;
   // Nothing was created.
   auto experiment = client_->Get("/api/2.0/mlflow/experiments/get-by-name?experiment_name=taken");
