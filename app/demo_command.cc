@@ -21,6 +21,7 @@
 #include "base/json.h"
 #include "data/data.h"
 #include "http/http.h"
+#include "serving/serving.h"
 #include "training/training.h"
 
 namespace mlforge::app {
@@ -812,6 +813,12 @@ class Demo {
 int Run() {
   PreferPassiveOpenMpWaits();
   const DemoArgs& a = Args();
+  // The name becomes a deployment's too, the strictest of the names it gets:
+  // refuse a bad one before anything is created.
+  if (Status s = serving::ValidateDeploymentName(a.name); !s.ok()) {
+    std::fprintf(stderr, "mlforge demo: --name: %s\n", s.message().c_str());
+    return 1;
+  }
   auto server = ServerFromFlagOrEnv(a.server, "--tracking-uri", kDefaultServer);
   if (!server) {
     std::fprintf(stderr, "mlforge demo: %s\n", server.error().message().c_str());

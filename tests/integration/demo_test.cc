@@ -229,5 +229,14 @@ TEST(DemoCliTest, AnUnreachableServerExitsNonZeroWithAMessage) {
   EXPECT_NE(demo.output.find(url), std::string::npos) << demo.output;
 }
 
+TEST(DemoCliTest, ABadNameIsRefusedBeforeTheServerIsAsked) {
+  TempDir dir;
+  const std::string url = "http://127.0.0.1:" + std::to_string(ClosedPort());
+  CommandResult demo = RunMlforge(dir.path(), "demo --name 'no spaces' --tracking-uri " + url);
+  EXPECT_EQ(demo.exit_code, 1) << demo.output;
+  EXPECT_NE(demo.output.find("--name"), std::string::npos) << demo.output;
+  EXPECT_EQ(demo.output.find("cannot reach"), std::string::npos) << demo.output;
+}
+
 }  // namespace
 }  // namespace mlforge::testing
