@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "app/data_command.h"
+#include "app/demo_command.h"
 #include "app/deployments_command.h"
 #include "app/drift_command.h"
 #include "app/lineage_command.h"
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
   mlforge::app::AddDeploymentsCommand(app);
   mlforge::app::AddTrainCommand(app);
   mlforge::app::AddDriftCommand(app);
+  mlforge::app::AddDemoCommand(app);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -69,6 +71,7 @@ int main(int argc, char** argv) {
   if (int code = 0; mlforge::app::RunDeploymentsCommand(&code)) return code;
   if (int code = 0; mlforge::app::RunTrainCommand(&code)) return code;
   if (int code = 0; mlforge::app::RunDriftCommand(&code)) return code;
+  if (int code = 0; mlforge::app::RunDemoCommand(&code)) return code;
 
   if (server_cmd->parsed()) return mlforge::app::RunServer(server);
   if (upgrade_cmd->parsed()) {
