@@ -27,6 +27,8 @@ let base;
 let context;
 let page;
 const pageErrors = [];
+// MLFORGE_UI_SCREENSHOTS=DIR saves a PNG of each page the phone/desktop checks visit.
+const SHOTS = process.env.MLFORGE_UI_SCREENSHOTS;
 const seed = {};
 
 // ---------------------------------------------------------------- server
@@ -251,11 +253,12 @@ describe('mlforge UI', () => {
     await page.getByText('Page 1').waitFor();
 
     // Sort by the rmse column (server-side order_by): descending first, then ascending.
-    await page.getByRole('button', { name: 'Sort by rmse' }).click();
+    const sortRmse = page.getByRole('button', { name: 'rmse', exact: true });
+    await sortRmse.click();
     await page.waitForURL(/sort=metrics.rmse&dir=desc/);
     await page.locator('th[aria-sort="descending"]', { hasText: 'rmse' }).waitFor();
     await page.waitForFunction(() => document.querySelector('table[aria-label="Runs"] tbody td.run-name')?.textContent === 'run-59');
-    await page.getByRole('button', { name: 'Sort by rmse' }).click();
+    await sortRmse.click();
     await page.waitForURL(/dir=asc/);
     await page.waitForFunction(() => document.querySelector('table[aria-label="Runs"] tbody td.run-name')?.textContent === 'run-00');
     rows = await runRows();
@@ -286,10 +289,10 @@ describe('mlforge UI', () => {
     await page.locator('summary', { hasText: 'Columns' }).click();
     await page.getByRole('checkbox', { name: 'param lr' }).uncheck();
     await page.waitForURL(/col=/);
-    await page.getByRole('button', { name: 'Sort by lr' }).waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'lr', exact: true }).waitFor({ state: 'detached' });
     assert.equal(await page.locator('td[data-col="params.lr"]').count(), 0);
     await page.getByRole('checkbox', { name: 'param lr' }).check();
-    await page.getByRole('button', { name: 'Sort by lr' }).waitFor();
+    await page.getByRole('button', { name: 'lr', exact: true }).waitFor();
   });
 
   test('select runs in the table and open the compare view', async () => {
@@ -395,14 +398,28 @@ describe('mlforge UI', () => {
   });
 
   test('phone width and keyboard', async () => {
-    await page.setViewportSize({ width: 390, height: 844 });
-    for (const path of [`/experiments/${seed.expId}`, `/runs/${seed.runs[0].id}`, '/models/churn-model', '/models/churn-model/versions/1']) {
-      await goto(path);
-      await page.locator('main h1').first().waitFor();
-      await page.locator('main .state.loading').first().waitFor({ state: 'detached' });
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      assert.ok(overflow <= 1, `${path} overflows the phone width by ${overflow}px`);
+    const paths = [
+      '/experiments',
+      `/experiments/${seed.expId}`,
+      `/runs/${seed.runs[0].id}?artifact=notes%2Freadme.txt`,
+      `/compare?runs=${seed.runs[0].id},${seed.runs[1].id}`,
+      '/models',
+      '/models/churn-model',
+      '/models/churn-model/versions/1',
+    ];
+    const overflows = [];
+    for (const [width, height] of [[1280, 900], [390, 844]]) {
+      await page.setViewportSize({ width, height });
+      for (const path of paths) {
+        await goto(path);
+        await page.locator('main h1').first().waitFor();
+        await page.locator('main .state.loading').first().waitFor({ state: 'detached' });
+        if (SHOTS) await page.screenshot({ path: join(SHOTS, `${width}${path.replace(/[^a-z0-9]+/gi, '_').slice(0, 60)}.png`), fullPage: true });
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        if (overflow > 1) overflows.push(`${path} overflows ${width} px by ${overflow} px`);
+      }
     }
+    assert.deepEqual(overflows, []);
     await page.setViewportSize({ width: 1280, height: 900 });
 
     // Keyboard: the first Tab reaches the skip link, then the brand and the nav links.

@@ -24,7 +24,7 @@ function Folder({ runId, path, selected, onSelect, depth }: { runId: string; pat
       {files.map((f) => (f.is_dir ? <DirItem key={f.path} runId={runId} file={f} selected={selected} onSelect={onSelect} depth={depth} /> : (
         <li key={f.path} role="treeitem" aria-selected={selected === f.path}>
           <button type="button" class={`file ${selected === f.path ? 'active' : ''}`} onClick={() => onSelect(f)}>
-            📄 {basename(f.path)} <span class="hint">{formatBytes(f.file_size)}</span>
+            {basename(f.path)} <span class="hint">{formatBytes(f.file_size)}</span>
           </button>
         </li>
       )))}
@@ -37,7 +37,7 @@ function DirItem({ runId, file, selected, onSelect, depth }: { runId: string; fi
   return (
     <li role="treeitem" aria-expanded={open}>
       <button type="button" class="dir" onClick={() => setOpen(!open)}>
-        {open ? '📂' : '📁'} {basename(file.path)}/
+        <span aria-hidden="true">{open ? '▾' : '▸'}</span> {basename(file.path)}/
       </button>
       {open && <Folder runId={runId} path={file.path} selected={selected} onSelect={onSelect} depth={depth + 1} />}
     </li>
