@@ -166,43 +166,43 @@ async function runRows() {
   );
 }
 
-before(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`chromium not found at ${CHROMIUM}: run scripts/install-deps.sh (Debian package chromium)`);
-  }
-  work = mkdtempSync(join(tmpdir(), 'mlforge-ui-test-'));
-  server = await startServer();
-  base = `http://127.0.0.1:${server.port}`;
-  await seedServer();
-  context = await chromium.launchPersistentContext(join(work, 'chromium-profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 900 },
-  });
-  context.setDefaultTimeout(15_000);
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-});
-
-after(async () => {
-  await context?.close();
-  if (server) {
-    server.proc.kill('SIGTERM');
-    await new Promise((r) => (server.proc.exitCode !== null ? r() : server.proc.once('exit', r)));
-  }
-  if (work) rmSync(work, { recursive: true, force: true });
-});
-
 describe('mlforge UI', () => {
+  before(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`chromium not found at ${CHROMIUM}: run scripts/install-deps.sh (Debian package chromium)`);
+    }
+    work = mkdtempSync(join(tmpdir(), 'mlforge-ui-test-'));
+    server = await startServer();
+    base = `http://127.0.0.1:${server.port}`;
+    await seedServer();
+    context = await chromium.launchPersistentContext(join(work, 'chromium-profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      viewport: { width: 1280, height: 900 },
+    });
+    context.setDefaultTimeout(15_000);
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+  });
+
+  after(async () => {
+    await context?.close();
+    if (server) {
+      server.proc.kill('SIGTERM');
+      await new Promise((r) => (server.proc.exitCode !== null ? r() : server.proc.once('exit', r)));
+    }
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
   test('serves the UI with cache headers and deep links', async () => {
     const index = await fetch(`${base}/experiments/${seed.expId}`);
     assert.equal(index.status, 200);
