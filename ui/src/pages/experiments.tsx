@@ -1,46 +1,22 @@
 // Experiments: a searchable list (name ILIKE), paginated with page tokens.
-import { useState } from 'preact/hooks';
 import { searchExperiments } from '../api';
 import { Async, Empty, useAsync } from '../components/async';
 import { Pager, usePageTokens } from '../components/pager';
+import { nameContains, SearchBox } from '../components/search';
 import { formatTime } from '../format';
-import { Link, href, setQuery, type Location } from '../router';
-
-function likeFilter(q: string): string {
-  // ILIKE has no escape character here: drop quotes instead of breaking the filter.
-  const safe = q.replace(/['"`\\]/g, '');
-  return safe ? `name ILIKE '%${safe}%'` : '';
-}
+import { Link, href, type Location } from '../router';
 
 export function ExperimentsPage({ loc }: { loc: Location }) {
   const q = loc.query.get('q') ?? '';
-  const [text, setText] = useState(q);
   const pages = usePageTokens([q]);
   const state = useAsync(
-    (signal) => searchExperiments({ filter: likeFilter(q), page_token: pages.token, max_results: 50 }, signal),
+    (signal) => searchExperiments({ filter: nameContains(q), page_token: pages.token, max_results: 50 }, signal),
     [q, pages.token],
   );
   return (
     <section>
       <h1>Experiments</h1>
-      <form
-        class="toolbar"
-        role="search"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setQuery({ q: text.trim() });
-        }}
-      >
-        <label for="exp-search">Search experiments</label>
-        <input
-          id="exp-search"
-          type="search"
-          placeholder="name contains…"
-          value={text}
-          onInput={(e) => setText((e.target as HTMLInputElement).value)}
-        />
-        <button type="submit">Search</button>
-      </form>
+      <SearchBox id="exp-search" label="Search experiments" q={q} />
       <Async state={state} what="experiments">
         {(data) =>
           (data.experiments ?? []).length === 0 ? (

@@ -17,8 +17,9 @@ import {
 } from '../api';
 import { Async, Empty, ErrorBox, useAsync } from '../components/async';
 import { Pager, usePageTokens } from '../components/pager';
+import { nameContains, SearchBox } from '../components/search';
 import { formatBytes, formatNumber, formatTime, shortId } from '../format';
-import { Link, setQuery, type Location } from '../router';
+import { Link, type Location } from '../router';
 
 const STAGES = ['None', 'Staging', 'Production', 'Archived'];
 const modelHref = (name: string) => `/models/${encodeURIComponent(name)}`;
@@ -39,28 +40,15 @@ function Aliases({ aliases }: { aliases: string[] }) {
 
 export function ModelsPage({ loc }: { loc: Location }) {
   const q = loc.query.get('q') ?? '';
-  const [text, setText] = useState(q);
   const pages = usePageTokens([q]);
-  const safe = q.replace(/['"`\\]/g, '');
   const state = useAsync(
-    (signal) => searchRegisteredModels({ filter: safe ? `name ILIKE '%${safe}%'` : undefined, page_token: pages.token }, signal),
+    (signal) => searchRegisteredModels({ filter: nameContains(q), page_token: pages.token }, signal),
     [q, pages.token],
   );
   return (
     <section>
       <h1>Models</h1>
-      <form
-        class="toolbar"
-        role="search"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setQuery({ q: text.trim() });
-        }}
-      >
-        <label for="model-search">Search models</label>
-        <input id="model-search" type="search" placeholder="name contains…" value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
-        <button type="submit">Search</button>
-      </form>
+      <SearchBox id="model-search" label="Search models" q={q} />
       <Async state={state} what="models">
         {(data) =>
           (data.registered_models ?? []).length === 0 ? (
