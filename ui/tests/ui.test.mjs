@@ -333,7 +333,7 @@ describe('mlforge UI', () => {
     await page.getByRole('table', { name: 'Tags' }).getByRole('rowheader', { name: 'team' }).waitFor();
 
     // Artifacts: open a folder, preview text, preview an image, download link.
-    const tree = page.getByRole('tree', { name: 'Artifacts' });
+    const tree = page.getByRole('list', { name: 'Artifacts' });
     await tree.getByRole('button', { name: /notes\// }).click();
     await tree.getByRole('button', { name: /readme\.txt/ }).click();
     await page.locator('pre.artifact-text', { hasText: 'Notes of run-00' }).waitFor();

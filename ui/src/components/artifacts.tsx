@@ -20,10 +20,12 @@ function Folder({ runId, path, selected, onSelect, depth }: { runId: string; pat
   const files = [...(state.data.files ?? [])].sort((a, b) => Number(b.is_dir) - Number(a.is_dir) || a.path.localeCompare(b.path));
   if (files.length === 0) return depth === 0 ? <Empty>This run has no artifacts.</Empty> : <p class="hint">(empty folder)</p>;
   return (
-    <ul class="tree" role={depth === 0 ? 'tree' : 'group'} aria-label={depth === 0 ? 'Artifacts' : undefined}>
+    // A disclosure list (buttons with aria-expanded), not an ARIA tree: Tab
+    // and Enter are all it needs.
+    <ul class="tree" aria-label={depth === 0 ? 'Artifacts' : undefined}>
       {files.map((f) => (f.is_dir ? <DirItem key={f.path} runId={runId} file={f} selected={selected} onSelect={onSelect} depth={depth} /> : (
-        <li key={f.path} role="treeitem" aria-selected={selected === f.path}>
-          <button type="button" class={`file ${selected === f.path ? 'active' : ''}`} onClick={() => onSelect(f)}>
+        <li key={f.path}>
+          <button type="button" class={`file ${selected === f.path ? 'active' : ''}`} aria-current={selected === f.path ? 'true' : undefined} onClick={() => onSelect(f)}>
             {basename(f.path)} <span class="hint">{formatBytes(f.file_size)}</span>
           </button>
         </li>
@@ -35,8 +37,8 @@ function Folder({ runId, path, selected, onSelect, depth }: { runId: string; pat
 function DirItem({ runId, file, selected, onSelect, depth }: { runId: string; file: FileInfo; selected?: string; onSelect: (f: FileInfo) => void; depth: number }) {
   const [open, setOpen] = useState(selected?.startsWith(file.path + '/') ?? false);
   return (
-    <li role="treeitem" aria-expanded={open}>
-      <button type="button" class="dir" onClick={() => setOpen(!open)}>
+    <li>
+      <button type="button" class="dir" aria-expanded={open} onClick={() => setOpen(!open)}>
         <span aria-hidden="true">{open ? '▾' : '▸'}</span> {basename(file.path)}/
       </button>
       {open && <Folder runId={runId} path={file.path} selected={selected} onSelect={onSelect} depth={depth + 1} />}
