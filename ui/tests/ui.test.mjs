@@ -231,7 +231,7 @@ describe('mlforge UI', () => {
     await page.getByRole('link', { name: 'ui-churn' }).waitFor({ state: 'detached' });
     await table.getByRole('link', { name: 'ui-empty-project' }).waitFor();
     await goto('/experiments?q=nothing-like-this');
-    await page.getByText('No experiment matches').waitFor();
+    await page.getByText('Nothing matches “nothing-like-this”').waitFor();
     // The empty experiment says it has no runs.
     await goto(`/experiments/${seed.emptyExpId}`);
     await page.getByText('No runs in this experiment yet.').waitFor();

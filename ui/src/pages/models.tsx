@@ -16,8 +16,7 @@ import {
   type RegisteredModel,
 } from '../api';
 import { Async, Empty, ErrorBox, useAsync } from '../components/async';
-import { Pager, usePageTokens } from '../components/pager';
-import { nameContains, SearchBox } from '../components/search';
+import { SearchedList } from '../components/search';
 import { formatBytes, formatNumber, formatTime, shortId } from '../format';
 import { Link, type Location } from '../router';
 
@@ -39,56 +38,50 @@ function Aliases({ aliases }: { aliases: string[] }) {
 }
 
 export function ModelsPage({ loc }: { loc: Location }) {
-  const q = loc.query.get('q') ?? '';
-  const pages = usePageTokens([q]);
-  const state = useAsync(
-    (signal) => searchRegisteredModels({ filter: nameContains(q), page_token: pages.token }, signal),
-    [q, pages.token],
-  );
   return (
     <section>
       <h1>Models</h1>
-      <SearchBox id="model-search" label="Search models" q={q} />
-      <Async state={state} what="models">
-        {(data) =>
-          (data.registered_models ?? []).length === 0 ? (
-            <Empty>{q ? `No model matches “${q}”.` : 'No registered models yet. Register one from a run with an MLmodel.'}</Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table class="data" aria-label="Registered models">
-                  <thead>
-                    <tr>
-                      <th scope="col">Name</th>
-                      <th scope="col">Latest version</th>
-                      <th scope="col">Aliases</th>
-                      <th scope="col">Last update</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {data.registered_models!.map((m) => {
-                      const latest = Math.max(0, ...(m.latest_versions ?? []).map((v) => Number(v.version)));
-                      return (
-                        <tr key={m.name}>
-                          <td>
-                            <Link href={modelHref(m.name)}>{m.name}</Link>
-                          </td>
-                          <td>{latest ? <Link href={versionHref(m.name, String(latest))}>Version {latest}</Link> : '—'}</td>
-                          <td>
-                            <Aliases aliases={(m.aliases ?? []).map((a) => `${a.alias} → v${a.version}`)} />
-                          </td>
-                          <td>{formatTime(m.last_updated_timestamp)}</td>
-                        </tr>
-                      );
-                    })}
-                  </tbody>
-                </table>
-              </div>
-              <Pager pages={pages} next={data.next_page_token} loading={state.loading} />
-            </>
-          )
-        }
-      </Async>
+      <SearchedList
+        q={loc.query.get('q') ?? ''}
+        searchId="model-search"
+        searchLabel="Search models"
+        what="models"
+        load={async (filter, page_token, signal) => {
+          const r = await searchRegisteredModels({ filter, page_token }, signal);
+          return { items: r.registered_models ?? [], next: r.next_page_token };
+        }}
+        empty="No registered models yet. Register one from a run with an MLmodel."
+      >
+        {(models) => (
+          <table class="data" aria-label="Registered models">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Latest version</th>
+                <th scope="col">Aliases</th>
+                <th scope="col">Last update</th>
+              </tr>
+            </thead>
+            <tbody>
+              {models.map((m) => {
+                const latest = Math.max(0, ...(m.latest_versions ?? []).map((v) => Number(v.version)));
+                return (
+                  <tr key={m.name}>
+                    <td>
+                      <Link href={modelHref(m.name)}>{m.name}</Link>
+                    </td>
+                    <td>{latest ? <Link href={versionHref(m.name, String(latest))}>Version {latest}</Link> : '—'}</td>
+                    <td>
+                      <Aliases aliases={(m.aliases ?? []).map((a) => `${a.alias} → v${a.version}`)} />
+                    </td>
+                    <td>{formatTime(m.last_updated_timestamp)}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        )}
+      </SearchedList>
     </section>
   );
 }
