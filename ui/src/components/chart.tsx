@@ -7,6 +7,10 @@ import 'uplot/dist/uPlot.min.css';
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
 export const color = (i: number) => COLORS[i % COLORS.length];
 
+// uPlot's default labels round to 3 decimals, so a narrow range (0.8990..0.9000)
+// shows repeated labels; 6 significant digits keep them distinct.
+const tickValues = (_u: uPlot, ticks: number[]) => ticks.map((t) => String(Number(t.toPrecision(6))));
+
 export interface Series {
   label: string;
   x: number[]; // sorted ascending
@@ -44,7 +48,7 @@ export function LineChart({ title, series, xLabel, time }: { title: string; seri
         width,
         height: 260,
         scales: { x: { time } },
-        axes: [{ label: xLabel }, {}],
+        axes: [{ label: xLabel }, { values: tickValues }],
         series: [
           { label: xLabel },
           ...series.map((s, i) => ({
@@ -90,10 +94,10 @@ export function ScatterChart({
         axes: [
           {
             label: xLabel,
-            values: categories ? (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? categories[t] ?? '' : '')) : undefined,
+            values: categories ? (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? categories[t] ?? '' : '')) : tickValues,
             incrs: categories ? [1] : undefined,
           },
-          { label: yLabel },
+          { label: yLabel, values: tickValues },
         ],
         series: [
           { label: xLabel, value: categories ? (_u, v) => (v == null ? '' : categories[v] ?? String(v)) : undefined },
