@@ -32,7 +32,7 @@ test: build
 
 # Unit and integration tests under ASan+UBSan.
 check-asan: deps
-	@cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMLFORGE_SANITIZE=ON -DMLFORGE_BUILD_BENCH=OFF >/dev/null
+	@cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMLFORGE_SANITIZE=ON -DMLFORGE_BUILD_BENCH=OFF -DMLFORGE_BUILD_UI=OFF >/dev/null
 	@ninja -C $(BUILD_ASAN) -j $(JOBS)
 	@scripts/run-tests.sh $(BUILD_ASAN)
 

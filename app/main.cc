@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
                          "How often deployments and model aliases are re-read, ms")
       ->capture_default_str()
       ->check(CLI::Range(10, 3'600'000));
+  server_cmd->add_option("--ui-dir", server.ui_dir,
+                         "Folder of the built web UI (default: ui/dist of the build the binary is in)");
 
   std::string upgrade_uri;
   std::string upgrade_data_dir = "./mlforge-data";

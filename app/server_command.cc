@@ -55,6 +55,13 @@ void KeepFreedMemoryForReuse() {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);  // fixed, so the trim threshold stays put
 }
 
+std::string DefaultUiDir() {
+  std::error_code ec;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "ui/dist";
+  return (exe.parent_path().parent_path() / "ui" / "dist").string();
+}
+
 int RunServer(const ServerConfig& config) {
   KeepFreedMemoryForReuse();
   std::string uri =
@@ -168,6 +175,8 @@ int RunServer(const ServerConfig& config) {
                                                          .store = monitor_store->get()});
   api::RegisterMetricsRoute(router, metrics);
   api::RegisterAlertRoutes(router, api::AlertContext{.alerts = alerts->get()});
+  std::string ui_dir = config.ui_dir.empty() ? DefaultUiDir() : config.ui_dir;
+  api::RegisterUiRoutes(router, api::UiContext{.dir = ui_dir});
 
   http::ServerOptions options;
   options.host = config.host;
@@ -190,6 +199,9 @@ int RunServer(const ServerConfig& config) {
   if (!config.port_file.empty()) WritePortFile(config.port_file, port);
   log::Info("mlforge listening on http://{}:{} (backend {}, {} worker threads)", config.host, port,
             sql::RedactUri(uri), threads);
+  if (std::error_code ec; !std::filesystem::is_regular_file(std::filesystem::path(ui_dir) / "index.html", ec)) {
+    log::Warn("web UI not found in {} (build it, or pass --ui-dir); / says so", ui_dir);
+  }
   (*server)->Wait();
   // Queued inference requests hold their connections: finish them while the
   // HTTP server object still exists.

@@ -19,6 +19,7 @@ struct ServerConfig {
   uint64_t max_body_mb = 64;
   std::string port_file;  // written once listening (tests pick port 0)
   int serving_poll_ms = 1000;  // how often deployments and aliases are re-read
+  std::string ui_dir;          // the built web UI; default: DefaultUiDir()
 };
 
 // Runs until SIGINT/SIGTERM. Returns the process exit code.
@@ -35,6 +36,10 @@ void KeepFreedMemoryForReuse();
 
 // Writes the bound port for whoever started us (tests pick port 0).
 void WritePortFile(const std::string& path, uint16_t port);
+
+// Where the build puts the web UI, found from the binary's own path
+// (<build>/app/mlforge -> <build>/ui/dist), so `make run` serves it.
+std::string DefaultUiDir();
 
 // The version string /version reports.
 inline constexpr char kMlflowCompatibleVersion[] = "2.12.1+mlforge.0.1.0";

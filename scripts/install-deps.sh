@@ -13,7 +13,14 @@ packages=(
   libgtest-dev libbenchmark-dev postgresql wrk clang-format
   # promtool checks /metrics; the Python serving peer of bench/serving and scipy fixtures
   prometheus python3-xgboost python3-fastapi python3-uvicorn python3-uvloop python3-scipy
+  # the web UI's browser tests (Playwright drives Debian's chromium; it never downloads one)
+  chromium
 )
+# The web UI builds with node + npm. Only when missing: a machine may have a
+# newer Node.js from elsewhere, which Debian's packages would conflict with.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

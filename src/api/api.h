@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 
@@ -120,6 +121,17 @@ struct AlertContext {
 // The alerts API under /api/2.0/mlforge/alerts/ (docs/monitoring.md): rules
 // create/get/list/update/delete, alerts list, deliveries.
 void RegisterAlertRoutes(http::Router& router, const AlertContext& context);
+
+struct UiContext {
+  // The built web UI (index.html + assets/). May be absent: then the UI's
+  // paths answer a short plain-text page saying it was not built.
+  std::filesystem::path dir;
+};
+
+// The web UI as the router's fallback (docs/ui.md): static files from
+// context.dir with cache headers, index.html for every other GET that is not
+// a server path (deep links). Call at most once per router.
+void RegisterUiRoutes(http::Router& router, const UiContext& context);
 
 // GET /metrics: the registry in Prometheus text format 0.0.4.
 void RegisterMetricsRoute(http::Router& router, metrics::Registry& registry);

@@ -141,6 +141,25 @@ std::string GuessMimeType(std::string_view path) {
   return type.empty() ? "application/octet-stream" : std::string(type);
 }
 
+std::string WebMimeType(std::string_view path) {
+  // Web types Python's table lacks.
+  static constexpr std::pair<std::string_view, std::string_view> kWebTypes[] = {
+      {"map", "application/json"}, {"woff", "font/woff"}, {"woff2", "font/woff2"},
+      {"ttf", "font/ttf"},         {"otf", "font/otf"},   {"webmanifest", "application/manifest+json"},
+  };
+  std::string_view name = Basename(path);
+  std::string ext = Lower(SplitExt(name).second);
+  std::string_view type;
+  for (const auto& [e, t] : kWebTypes) {
+    if (e == ext) type = t;
+  }
+  if (type.empty() && !ext.empty()) type = LookupType(ext);
+  if (type.empty()) return "application/octet-stream";
+  bool text = type.starts_with("text/") || type == "application/json" ||
+              type == "application/manifest+json" || type == "image/svg+xml";
+  return text ? std::string(type) + "; charset=utf-8" : std::string(type);
+}
+
 std::string AttachmentDisposition(std::string_view path) {
   std::string_view name = Basename(path);
   bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {

@@ -15,6 +15,12 @@ namespace mlforge::api {
 // so the answer never depends on the host's /etc/mime.types.
 std::string GuessMimeType(std::string_view path);
 
+// The Content-Type a browser needs for a static web file (the UI): the
+// table's type without MLflow's text/plain override (a module script served
+// as text/plain is refused), plus web fonts and source maps; text types get
+// "; charset=utf-8". Else "application/octet-stream".
+std::string WebMimeType(std::string_view path);
+
 // "attachment; filename=<basename>" (MLflow's form) when the basename is a
 // plain token; otherwise a quoted ASCII fallback plus RFC 6266 filename*.
 std::string AttachmentDisposition(std::string_view path);

@@ -32,6 +32,19 @@ TEST(MimeTypesTest, FallbackIsOctetStream) {
   }
 }
 
+TEST(MimeTypesTest, WebTypesForTheUi) {
+  EXPECT_EQ(WebMimeType("assets/index-1a2b.js"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(WebMimeType("assets/index-1a2b.css"), "text/css; charset=utf-8");
+  EXPECT_EQ(WebMimeType("index.html"), "text/html; charset=utf-8");
+  EXPECT_EQ(WebMimeType("manifest.json"), "application/json; charset=utf-8");
+  EXPECT_EQ(WebMimeType("assets/index.js.map"), "application/json; charset=utf-8");
+  EXPECT_EQ(WebMimeType("logo.SVG"), "image/svg+xml; charset=utf-8");
+  EXPECT_EQ(WebMimeType("font.woff2"), "font/woff2");
+  EXPECT_EQ(WebMimeType("logo.png"), "image/png");
+  EXPECT_EQ(WebMimeType("LICENSE"), "application/octet-stream");
+  EXPECT_EQ(WebMimeType("x.unknownext"), "application/octet-stream");
+}
+
 TEST(MimeTypesTest, AttachmentDisposition) {
   EXPECT_EQ(AttachmentDisposition("a/b/model.pkl"), "attachment; filename=model.pkl");
   EXPECT_EQ(AttachmentDisposition("MLmodel"), "attachment; filename=MLmodel");

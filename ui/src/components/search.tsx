@@ -1,0 +1,71 @@
+// The name search of list pages: a form bound to ?q=, and its API filter.
+import type { ComponentChildren } from 'preact';
+import { useState } from 'preact/hooks';
+import { setQuery } from '../router';
+import { Async, Empty, useAsync } from './async';
+import { Pager, usePageTokens } from './pager';
+
+// "name ILIKE '%q%'", or '' for no filter. The grammar's LIKE has no escape
+// character, so quotes and backslashes are dropped rather than break the filter.
+export function nameContains(q: string): string {
+  const safe = q.replace(/['"`\\]/g, '');
+  return safe ? `name ILIKE '%${safe}%'` : '';
+}
+
+export function SearchBox({ id, label, q }: { id: string; label: string; q: string }) {
+  const [text, setText] = useState(q);
+  return (
+    <form
+      class="toolbar"
+      role="search"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setQuery({ q: text.trim() });
+      }}
+    >
+      <label for={id}>{label}</label>
+      <input id={id} type="search" placeholder="name contains…" value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
+      <button type="submit">Search</button>
+    </form>
+  );
+}
+
+// A list page searched by name and paged by token (experiments, models;
+// datasets later): the search box, the loading/empty/error states, the pager.
+export function SearchedList<T>({
+  q,
+  searchId,
+  searchLabel,
+  what,
+  load,
+  empty,
+  children,
+}: {
+  q: string;
+  searchId: string;
+  searchLabel: string;
+  what: string;
+  load: (filter: string, pageToken: string | undefined, signal: AbortSignal) => Promise<{ items: T[]; next?: string }>;
+  empty: string;
+  children: (items: T[]) => ComponentChildren;
+}) {
+  const pages = usePageTokens([q]);
+  const state = useAsync((signal) => load(nameContains(q), pages.token, signal), [q, pages.token]);
+  return (
+    <>
+      <SearchBox id={searchId} label={searchLabel} q={q} />
+      <Async state={state} what={what}>
+        {(data) =>
+          data.items.length === 0 ? (
+            <Empty>{q ? `Nothing matches “${q}”.` : empty}</Empty>
+          ) : (
+            <>
+              <div class="table-wrap">{children(data.items)}</div>
+              <Pager pages={pages} next={data.next} loading={state.loading} />
+            </>
+          )
+        }
+      </Async>
+    </>
+  );
+}
