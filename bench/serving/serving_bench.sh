@@ -93,21 +93,24 @@ read -r ml64_rps ml64_p50 ml64_p99 ml64_bad < <(measure "$infer" 64)
 
 # The floors compare p99 under a change with p99 without it. Run-to-run noise
 # on this shared machine is larger than either effect, so each comparison
-# interleaves its phases (A B B A A B ...) and takes the median p99 per side.
-# Sets on_p99s/off_p99s/on_bad/off_bad; $1 = command that turns the change on
-# for one load run (gets the run's seconds), empty = nothing to start.
-interleave() {  # $1 = on-phase hook, $2 = off-phase hook
-  on_p99s=(); off_p99s=(); on_rps=(); off_rps=(); on_bad=0; off_bad=0
-  for i in $(seq 1 "$repeat"); do
+# alternates short phases (off on, on off, ...; $pairs pairs of $phase_s
+# seconds) and reports the median of the pairs' p99 ratios, beside each
+# side's median p99. Sets on_p99s/off_p99s/on_rps/off_rps/ratios/on_bad/off_bad.
+pairs=${BENCH_PAIRS:-6}
+phase_s=${BENCH_PHASE_SECONDS:-6}
+interleave() {  # $1 = on-phase command, $2 = off-phase command (each runs one load)
+  on_p99s=(); off_p99s=(); on_rps=(); off_rps=(); ratios=(); on_bad=0; off_bad=0
+  local on off
+  for i in $(seq 1 "$pairs"); do
     local order="off on"; ((i % 2 == 0)) && order="on off"
     for side in $order; do
-      if [[ $side == on ]]; then "$1"; else "$2"; fi
       if [[ $side == on ]]; then
-        on_p99s+=("$p99"); on_rps+=("$rps"); on_bad=$((on_bad + bad))
+        "$1"; on=$p99; on_p99s+=("$p99"); on_rps+=("$rps"); on_bad=$((on_bad + bad))
       else
-        off_p99s+=("$p99"); off_rps+=("$rps"); off_bad=$((off_bad + bad))
+        "$2"; off=$p99; off_p99s+=("$p99"); off_rps+=("$rps"); off_bad=$((off_bad + bad))
       fi
     done
+    ratios+=("$(echo "scale=4; $on / $off" | bc -l)")
   done
 }
 
@@ -116,8 +119,9 @@ interleave() {  # $1 = on-phase hook, $2 = off-phase hook
 # warms the first time; later moves find it warm in standby).
 swap_phase() {
   (
+    taskset -cp 1 "$BASHPID" >/dev/null  # the mover's curl must not take the server's core
     v=2
-    for _ in $(seq 1 $((seconds - 1))); do
+    for _ in $(seq 1 $((phase_s - 1))); do
       sleep 1
       curl -sf -X POST "$url/api/2.0/mlflow/registered-models/alias" -H 'Content-Type: application/json' \
         -d "{\"name\": \"bench\", \"alias\": \"champion\", \"version\": \"$v\"}" >/dev/null
@@ -125,14 +129,15 @@ swap_phase() {
     done
   ) &
   local mover=$!
-  load "$infer" 16 "$seconds"
+  load "$infer" 16 "$phase_s"
   wait "$mover"
-  swaps=$((swaps + seconds - 1))
+  swaps=$((swaps + phase_s - 1))
 }
-steady_phase() { load "$infer" 16 "$seconds"; }
+steady_phase() { load "$infer" 16 "$phase_s"; }
 swaps=0
 interleave swap_phase steady_phase
 swap_p99=$(median "${on_p99s[@]}"); swap_steady_p99=$(median "${off_p99s[@]}")
+swap_ratio=$(median "${ratios[@]}"); swap_ratios="${ratios[*]}"
 swap_bad=$on_bad
 loads=$(curl -s "$url/metrics" | awk '/^mlforge_serving_model_loads_total/ {s += $2} END {print s + 0}')
 
@@ -143,17 +148,25 @@ head -n 1001 "$work/rows.csv" | cut -d, -f2- >"$work/reference.csv"
   "sample_rate": 1, "reference": {"csv": open(sys.argv[1]).read()}}))' "$work/reference.csv" >"$work/monitor.json"
 curl -sf -X POST "$url/api/2.0/mlforge/monitors/create" -H 'Content-Type: application/json' \
   -d @"$work/monitor.json" >/dev/null
+sample_rate=1
 set_monitor() {  # $1 = true|false
   curl -sf -X POST "$url/api/2.0/mlforge/monitors/update" -H 'Content-Type: application/json' \
-    -d "{\"deployment\": \"bench\", \"enabled\": $1}" >/dev/null
+    -d "{\"deployment\": \"bench\", \"enabled\": $1, \"sample_rate\": $sample_rate}" >/dev/null
 }
-capture_phase() { set_monitor true; load "$infer" 16 "$seconds"; }
-no_capture_phase() { set_monitor false; load "$infer" 16 "$seconds"; }
+capture_phase() { set_monitor true; load "$infer" 16 "$phase_s"; }
+no_capture_phase() { set_monitor false; load "$infer" 16 "$phase_s"; }
 interleave capture_phase no_capture_phase
 cap16_p99=$(median "${on_p99s[@]}"); cap16_rps=$(median "${on_rps[@]}")
 nocap16_p99=$(median "${off_p99s[@]}"); nocap16_rps=$(median "${off_rps[@]}")
 cap_bad=$((on_bad + off_bad))
+cap_ratio=$(median "${ratios[@]}"); cap_ratios="${ratios[*]}"
 captured=$(curl -s "$url/metrics" | awk '/^mlforge_monitor_captured_requests/ {s += $2} END {print s + 0}')
+dropped=$(curl -s "$url/metrics" | awk '/^mlforge_monitor_dropped_requests/ {s += $2} END {print s + 0}')
+# The same at a 10% sample, a common production setting.
+sample_rate=0.1
+interleave capture_phase no_capture_phase
+cap10_p99=$(median "${on_p99s[@]}"); nocap10_p99=$(median "${off_p99s[@]}")
+cap10_ratio=$(median "${ratios[@]}"); cap10_ratios="${ratios[*]}"; cap_bad=$((cap_bad + on_bad + off_bad))
 
 # --- batch prediction ------------------------------------------------------
 predict() {  # $1 = input; prints "seconds max_rss_kib"
@@ -188,14 +201,17 @@ echo "| FastAPI + uvicorn + xgboost | 64 | $py64_rps | $py64_p50 | $py64_p99 | $
 echo "| mlforge | 16 | $ml16_rps | $ml16_p50 | $ml16_p99 | $ml16_bad | $(echo "scale=1; $ml16_rps / $py16_rps" | bc -l)x |"
 echo "| mlforge | 64 | $ml64_rps | $ml64_p50 | $ml64_p99 | $ml64_bad | $(echo "scale=1; $ml64_rps / $py64_rps" | bc -l)x |"
 echo
-echo "hot swap at c=16, interleaved with steady runs: $swaps alias moves, $loads model loads in all;" \
-  "p99 $swap_p99 ms vs steady $swap_steady_p99 ms ($(echo "scale=2; $swap_p99 / $swap_steady_p99" | bc -l)x);" \
-  "failed requests: $swap_bad"
+echo "hot swap at c=16, $pairs pairs of ${phase_s}s phases: $swaps alias moves, $loads model loads in all;" \
+  "p99 $swap_p99 ms vs steady $swap_steady_p99 ms (medians); median pair ratio ${swap_ratio}x" \
+  "(pairs: $swap_ratios); failed requests: $swap_bad"
 echo
 batch_rate=$(echo "scale=0; $csv_rows / $batch_s" | bc -l)
-echo "capture at c=16, sample rate 1, interleaved with the monitor disabled: $cap16_rps req/s, p99 $cap16_p99 ms" \
-  "with it; $nocap16_rps req/s, p99 $nocap16_p99 ms without ($(echo "scale=2; $cap16_p99 / $nocap16_p99" | bc -l)x);" \
-  "$captured requests captured; failed requests: $cap_bad"
+echo "capture at c=16, sample rate 1, $pairs pairs of ${phase_s}s phases with the monitor enabled/disabled:" \
+  "$cap16_rps req/s, p99 $cap16_p99 ms with it; $nocap16_rps req/s, p99 $nocap16_p99 ms without (medians);" \
+  "median pair ratio ${cap_ratio}x (pairs: $cap_ratios); $captured requests captured, $dropped dropped" \
+  "(queue full)"
+echo "capture at sample rate 0.1, same method: p99 $cap10_p99 ms with it, $nocap10_p99 ms without;" \
+  "median pair ratio ${cap10_ratio}x (pairs: $cap10_ratios); failed requests (both rates): $cap_bad"
 echo
 echo "batch: mlforge predict, $csv_rows-row CSV to CSV: $batch_s s = $batch_rate rows/s" \
   "= $(echo "scale=2; $batch_rate / $lib_batch" | bc -l)x libxgboost's in-memory batch rate on $(nproc) threads" \

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/thread_priority.h"
 #include "http/http.h"
 
 namespace mlforge::http {
@@ -64,13 +65,20 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
   std::abort();
 }
 
-// The threads AddBlocking's handlers run on. Tasks still queued when the
-// pool is destroyed are dropped: their Responders answer 500 to connections
-// the server has already closed.
+// The threads AddBlocking's handlers run on, at background priority: on a
+// busy core the control plane yields to the I/O threads serving inference
+// (a hot swap's registry write must not show in the inference p99). Tasks
+// still queued when the pool is destroyed are dropped: their Responders
+// answer 500 to connections the server has already closed.
 class BlockingPool {
  public:
   explicit BlockingPool(int threads) {
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+    for (int i = 0; i < threads; ++i) {
+      threads_.emplace_back([this] {
+        LowerThreadPriority();
+        Work();
+      });
+    }
   }
   ~BlockingPool() {
     {

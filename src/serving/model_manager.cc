@@ -398,7 +398,8 @@ class ModelManager final : public ServingEngine {
     DeploymentStatus status;
     // The versions served before the last swap stay loaded (warm standby):
     // a rollback, or an alias moved back, swaps without loading anything.
-    std::vector<std::shared_ptr<const ModelRuntime>> standby;
+    // Kept with their batchers, so swapping back starts no thread either.
+    std::vector<std::shared_ptr<ServedVersion>> standby;
   };
 
   void Loop(std::stop_token stop) {
@@ -601,10 +602,10 @@ class ModelManager final : public ServingEngine {
       retired_mirrors_.push_back(std::move(e.mirror));
     }
     IndexRoutes(*snapshot);
-    std::vector<std::shared_ptr<const ModelRuntime>> standby;
+    std::vector<std::shared_ptr<ServedVersion>> standby;
     for (const RouteEntry& r : before->routes) {
       if (std::find(runtimes.begin(), runtimes.end(), r.served->runtime) == runtimes.end())
-        standby.push_back(r.served->runtime);
+        standby.push_back(r.served);
     }
     if (!standby.empty()) e.standby = std::move(standby);
     e.serving_key = key;
@@ -762,6 +763,9 @@ class ModelManager final : public ServingEngine {
     std::set<const ServedVersion*> used;
     for (const auto& [name, snapshot] : *table) {
       for (const RouteEntry& r : snapshot->routes) used.insert(r.served.get());
+    }
+    for (const auto& [name, entry] : states_) {
+      for (const auto& served : entry.standby) used.insert(served.get());
     }
     for (auto it = served_.begin(); it != served_.end();) {
       if (used.contains(it->second.get())) {
