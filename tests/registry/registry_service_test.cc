@@ -55,7 +55,9 @@ class RegistryTest : public ::testing::TestWithParam<sql::Backend> {
     auto run = tracking_->CreateRun(req);
     EXPECT_TRUE(run.has_value());
     const std::string root = "0/" + run->info.run_id + "/artifacts/model";
-    if (!mlmodel.empty()) EXPECT_TRUE(artifacts_->Put(root + "/MLmodel", mlmodel).has_value());
+    if (!mlmodel.empty()) {
+      EXPECT_TRUE(artifacts_->Put(root + "/MLmodel", mlmodel).has_value());
+    }
     EXPECT_TRUE(
         artifacts_->Put(root + "/data/weights.bin", "weights-" + run->info.run_id).has_value());
     return run->info.run_id;
@@ -465,8 +467,12 @@ TEST_P(RegistryTest, EveryChangeIsAnAuditEvent) {
   EXPECT_TRUE(page->events.back().after_json.empty());
   EXPECT_EQ(page->events[7].name, "m2");
   for (const Event& e : page->events) {
-    if (!e.before_json.empty()) EXPECT_TRUE(json::Parse(e.before_json).has_value());
-    if (!e.after_json.empty()) EXPECT_TRUE(json::Parse(e.after_json).has_value());
+    if (!e.before_json.empty()) {
+      EXPECT_TRUE(json::Parse(e.before_json).has_value());
+    }
+    if (!e.after_json.empty()) {
+      EXPECT_TRUE(json::Parse(e.after_json).has_value());
+    }
   }
   // The same history under the later name, by version, and in pages.
   EXPECT_EQ(reg_->ListEvents(EventsRequest{.name = "m2"})->events.size(), actions.size());

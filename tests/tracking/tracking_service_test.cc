@@ -147,7 +147,9 @@ TEST_P(TrackingTest, LongParamAndTagValuesAreTruncatedAsMlflowDoes) {
   auto got = service_->GetRun(run);
   EXPECT_EQ(got->params[0].value.size(), kMaxParamValueLength);
   for (const Tag& t : got->tags) {
-    if (t.key == "t") EXPECT_EQ(t.value.size(), kMaxTagValueLength);
+    if (t.key == "t") {
+      EXPECT_EQ(t.value.size(), kMaxTagValueLength);
+    }
   }
   EXPECT_EQ(service_->LogParam(run, {std::string(251, 'k'), "v"}).code(),
             ErrorCode::kInvalidParameterValue);
