@@ -50,10 +50,24 @@ void ServerProcess::Launch() {
                                    "--port-file",
                                    port_file.string()};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-  std::filesystem::path log = dir_.path() / "server.log";
-  pid_ = fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
+  const std::filesystem::path log = dir_.path() / "server.log";
+  StartedProcess started = StartAndWaitForPort(std::move(args), port_file, log);
+  if (started.port == 0) {
+    std::ifstream l(log);
+    std::string text((std::istreambuf_iterator<char>(l)), std::istreambuf_iterator<char>());
+    throw std::runtime_error("mlforge server exited during start: " + text);
+  }
+  pid_ = started.pid;
+  port_ = started.port;
+}
+
+StartedProcess StartAndWaitForPort(std::vector<std::string> args,
+                                   const std::filesystem::path& port_file,
+                                   const std::filesystem::path& log) {
+  StartedProcess started;
+  started.pid = fork();
+  if (started.pid < 0) throw std::runtime_error("fork failed");
+  if (started.pid == 0) {
     FILE* out = std::freopen(log.c_str(), "a", stderr);
     (void)out;
     std::vector<char*> argv;
@@ -62,25 +76,23 @@ void ServerProcess::Launch() {
     execv(argv[0], argv.data());
     _exit(127);
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream in(port_file);
     int port = 0;
     if (in >> port && port > 0) {
-      port_ = static_cast<uint16_t>(port);
-      return;
+      started.port = static_cast<uint16_t>(port);
+      return started;
     }
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      std::ifstream l(log);
-      std::string text((std::istreambuf_iterator<char>(l)), std::istreambuf_iterator<char>());
-      throw std::runtime_error("mlforge server exited during start: " + text);
+    if (waitpid(started.pid, &started.exit_status, WNOHANG) == started.pid) {
+      started.pid = -1;
+      return started;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  Kill();
-  throw std::runtime_error("mlforge server did not start listening within 30 s");
+  kill(started.pid, SIGKILL);
+  waitpid(started.pid, &started.exit_status, 0);
+  throw std::runtime_error(args[0] + " did not start listening within 30 s");
 }
 
 int ServerProcess::Stop() {

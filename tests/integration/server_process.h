@@ -57,6 +57,20 @@ class ServerProcess {
 // Path of the mlforge binary under test.
 std::string MlforgeBinary();
 
+// A child started by StartAndWaitForPort: port 0 when it exited before
+// listening (exit_status then holds its waitpid status).
+struct StartedProcess {
+  pid_t pid = -1;
+  uint16_t port = 0;
+  int exit_status = 0;
+};
+// Forks and execs args (args[0]: the binary) with stderr appended to log,
+// then waits up to 30 s for a port number in port_file. Throws
+// std::runtime_error (after kill -9) when it neither listens nor exits.
+StartedProcess StartAndWaitForPort(std::vector<std::string> args,
+                                   const std::filesystem::path& port_file,
+                                   const std::filesystem::path& log);
+
 struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr

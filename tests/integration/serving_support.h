@@ -155,34 +155,10 @@ class ReplicaProcess {
                                      port_file.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     log_ = dir_.path() / "replica.log";
-    pid_ = fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      FILE* out = std::freopen(log_.c_str(), "a", stderr);
-      (void)out;
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::ifstream in(port_file);
-      int port = 0;
-      if (in >> port && port > 0) {
-        port_ = static_cast<uint16_t>(port);
-        return;
-      }
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        exit_status_ = status;
-        return;  // exited: port() stays 0, log() says why
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    throw std::runtime_error("mlforge serve did not start listening within 30 s");
+    StartedProcess started = StartAndWaitForPort(std::move(args), port_file, log_);
+    pid_ = started.pid;
+    port_ = started.port;  // 0 when it exited: log() says why
+    exit_status_ = started.exit_status;
   }
   ~ReplicaProcess() {
     if (pid_ <= 0) return;
