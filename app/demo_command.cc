@@ -1,4 +1,5 @@
 #include "app/demo_command.h"
+#include "base/random.h"
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
@@ -53,16 +54,9 @@ DemoArgs& Args() {
 // SplitMix64 with our own distributions, so one seed gives the same data on
 // every platform (the standard library's distributions are not specified
 // bit for bit).
-class Rng {
+class Rng : public SplitMix64 {
  public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }  // [0, 1)
+  using SplitMix64::SplitMix64;
   int64_t Int(int64_t lo, int64_t hi) {
     return lo + static_cast<int64_t>(Next() % static_cast<uint64_t>(hi - lo + 1));
   }
@@ -81,9 +75,6 @@ class Rng {
     } while (p > limit);
     return k;
   }
-
- private:
-  uint64_t state_;
 };
 
 constexpr std::array<std::string_view, 8> kFeatures = {

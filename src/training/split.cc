@@ -5,37 +5,10 @@
 #include <cmath>
 #include <numeric>
 
+#include "base/random.h"
 #include "training/training.h"
 
 namespace mlforge::training {
-namespace {
-
-// SplitMix64: tiny, well mixed, and fully specified, so a seed names the same
-// split everywhere (std::shuffle and std:: distributions vary by library).
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, bound) without modulo bias (rejection sampling).
-  uint64_t Below(uint64_t bound) {
-    const uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
-    uint64_t r;
-    do {
-      r = Next();
-    } while (r >= limit);
-    return r % bound;
-  }
-
- private:
-  uint64_t state_;
-};
-
-}  // namespace
 
 Result<Split> SplitRows(int64_t rows, double validation_fraction, uint64_t seed) {
   if (rows <= 0) return Err(InvalidArgument("The data has no rows"));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/json.h"
+#include "base/random.h"
 
 namespace mlforge::monitor::testing {
 
@@ -30,25 +31,15 @@ inline json::Value LoadFixture(const std::string& name) {
 }
 
 // Uniforms in [0, 1) from splitmix64, as make_fixtures.py draws them.
-class SplitMix {
+class SplitMix : public SplitMix64 {
  public:
-  explicit SplitMix(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+  using SplitMix64::SplitMix64;
   // Sum of four uniforms - 2: near normal with sd 0.577.
   double Irwin() {
     double a = Uniform(), b = Uniform(), c = Uniform(), d = Uniform();
     return ((a + b) + c) + d - 2.0;
   }
   double Normal() { return Irwin() * 1.7320508075688772; }
-
- private:
-  uint64_t state_;
 };
 
 // make_fixtures.generate(spec).
