@@ -1,7 +1,8 @@
-export function formatTime(ms?: number): string {
+// Seconds for things that can be seconds apart (monitoring windows, alerts).
+export function formatTime(ms?: number, seconds = false): string {
   if (!ms) return '—';
   const d = new Date(Number(ms));
-  return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: seconds ? 'medium' : 'short' });
 }
 
 export function formatDuration(start?: number, end?: number): string {

@@ -20,6 +20,7 @@ const UI_DIR = process.env.MLFORGE_UI_DIR;
 const TINY_PNG =
   'iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGP4z8AARwzEcQCukw/x0F8jngAAAABJRU5ErkJggg==';
 const RUNS = 60;
+const DEMO = 'demo-churn';
 
 let work;
 let server;
@@ -149,6 +150,27 @@ async function seedServer() {
   await ok('POST', mlflow('registered-models/alias'), { name: 'churn-model', alias: 'champion', version: '1' });
 }
 
+// `mlforge demo` against the same server: datasets with three versions, a
+// registered champion, a deployment with traffic, a monitor with a drift
+// episode and its alerts (docs/demo.md). A few seconds.
+async function runDemo() {
+  const proc = spawn(BINARY, ['demo', '--tracking-uri', base], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
+  const code = await new Promise((r) => proc.once('close', r));
+  assert.equal(code, 0, `mlforge demo failed:\n${out}`);
+}
+
+// The value of one series of /metrics, found by its name and some labels.
+function metricValue(text, name, labels) {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').at(-1));
+  }
+  return undefined;
+}
+
 // ---------------------------------------------------------------- browser
 
 async function goto(path) {
@@ -175,6 +197,7 @@ describe('mlforge UI', () => {
     server = await startServer();
     base = `http://127.0.0.1:${server.port}`;
     await seedServer();
+    await runDemo();
     context = await chromium.launchPersistentContext(join(work, 'chromium-profile'), {
       executablePath: CHROMIUM,
       headless: true,
@@ -397,6 +420,115 @@ describe('mlforge UI', () => {
     await page.waitForURL(new RegExp(`/runs/${seed.runs[0].id}$`));
   });
 
+  test('deployments: routes, weights, the version each route answers, live charts', async () => {
+    const alias = async (a) =>
+      (await ok('GET', `${mlflow('registered-models/alias')}?name=${DEMO}&alias=${a}`)).model_version.version;
+    const champion = await alias('champion');
+    const challenger = await alias('challenger');
+    await goto('/deployments');
+    const list = page.getByRole('table', { name: 'Deployments' });
+    await list.getByRole('row', { name: new RegExp(DEMO) }).getByText('READY').waitFor();
+    await list.getByRole('link', { name: DEMO }).click();
+    await page.waitForURL(new RegExp(`/deployments/${DEMO}$`));
+    const routes = page.getByRole('table', { name: 'Routes' });
+    const championRow = routes.locator(`tr[data-route="${DEMO}@champion"]`);
+    const challengerRow = routes.locator(`tr[data-route="${DEMO}@challenger"]`);
+    await championRow.locator('td.answered-by').getByRole('link', { name: `${DEMO} version ${champion}` }).waitFor();
+    await challengerRow.locator('td.answered-by').getByRole('link', { name: `${DEMO} version ${challenger}` }).waitFor();
+    assert.match(await championRow.textContent(), /primary\s*90\s*\(90%\)/);
+    assert.match(await challengerRow.textContent(), /challenger\s*10\s*\(10%\)/);
+    // Requests served per version are the /metrics counters.
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const served = (v) => metricValue(metrics, 'mlforge_serving_requests_total', { deployment: DEMO, version: v });
+    assert.ok(served(champion) > 0 && served(challenger) > 0, metrics);
+    await championRow.locator('td.served', { hasText: new RegExp(`^${served(champion)}$`) }).waitFor();
+    await challengerRow.locator('td.served', { hasText: new RegExp(`^${served(challenger)}$`) }).waitFor();
+    // The live charts draw once two polls of /metrics (5 s apart) give a rate.
+    await page.locator('[data-chart="Requests per second"] canvas').waitFor();
+    const legend = await page.locator('[data-chart="Requests per second"] .u-legend').textContent();
+    assert.match(legend, new RegExp(`${DEMO}/${champion}`));
+    await page.locator('[data-chart="Latency (ms)"] canvas').waitFor();
+    await page.locator('[data-chart="Errors per second"] canvas').waitFor();
+    // An unknown deployment shows the API's error.
+    await goto('/deployments/no-such-deployment');
+    const expected = await api('GET', '/api/2.0/mlforge/deployments/get?name=no-such-deployment');
+    assert.equal(expected.status, 404);
+    assert.equal((await page.getByRole('alert').locator('.error-message').textContent()).trim(), expected.json.message);
+  });
+
+  test('monitoring: drift over time, reference vs current, performance, alerts', async () => {
+    const alerts = (await ok('GET', `/api/2.0/mlforge/alerts/list?deployment=${DEMO}`)).alerts;
+    const firing = alerts.filter((a) => a.state === 'firing');
+    assert.ok(firing.some((a) => a.metric === 'dataset_drift'), JSON.stringify(alerts));
+    const results = (await ok('GET', `/api/2.0/mlforge/monitors/results?deployment=${DEMO}`)).results;
+    assert.equal(results.length, 4);
+
+    await goto('/monitoring');
+    await page.getByRole('table', { name: 'Alerts' }).getByRole('cell', { name: `${DEMO}: dataset drift` }).waitFor();
+    const monitors = page.getByRole('table', { name: 'Monitors' });
+    assert.equal((await monitors.getByRole('row', { name: new RegExp(DEMO) }).locator('td').last().textContent()).trim(), String(firing.length));
+    await monitors.getByRole('link', { name: DEMO }).click();
+    await page.waitForURL(new RegExp(`/monitoring/${DEMO}$`));
+
+    // The deployment's alerts, as the API lists them.
+    const table = page.getByRole('table', { name: 'Alerts' });
+    await table.getByRole('cell', { name: `${DEMO}: accuracy below 0.75` }).waitFor();
+    assert.equal(await table.locator('tbody tr').count(), alerts.length);
+    assert.equal(await table.locator('tbody tr[data-alert-state="firing"]').count(), firing.length);
+    await table.locator('tr', { hasText: `${DEMO}: dataset drift` }).getByText('firing').waitFor();
+
+    // Drift and performance over the four windows.
+    for (const chart of ['Drift share', 'Drift score by feature', 'Performance']) {
+      await page.locator(`[data-chart="${chart}"] canvas`).waitFor();
+    }
+    const windows = page.getByRole('table', { name: 'Windows' });
+    assert.equal(await windows.locator('tbody tr').count(), 4);
+    const last = windows.locator(`tr[data-window="${results[3].window_start}"]`);
+    assert.match(await last.textContent(), /dataset drift/);
+    assert.match(await last.locator('td.drifted-features').textContent(), /monthly_charges/);
+    assert.equal(await last.getAttribute('aria-current'), 'true');
+
+    // The report of the last window: monthly_charges drifted, with both distributions.
+    const feature = page.locator('[data-feature="monthly_charges"]');
+    await feature.locator('.badge.drifted').waitFor();
+    assert.ok((await feature.locator('svg rect.bar-reference').count()) > 1);
+    assert.ok((await feature.locator('svg rect.bar-current').count()) > 1);
+    // Another window's report is a deep link.
+    await windows.locator(`tr[data-window="${results[0].window_start}"]`).getByRole('link').click();
+    await page.waitForURL(new RegExp(`window=${results[0].window_start}`));
+    await page.locator(`tr[data-window="${results[0].window_start}"][aria-current="true"]`).waitFor();
+    await page.locator('[data-feature="monthly_charges"] svg rect').first().waitFor();
+  });
+
+  test('datasets: versions and the diff between two', async () => {
+    await goto('/datasets');
+    const list = page.getByRole('table', { name: 'Datasets' });
+    await list.getByRole('link', { name: 'churn-train' }).waitFor();
+    await list.getByRole('link', { name: DEMO }).click();
+    await page.waitForURL(new RegExp(`/datasets/${DEMO}$`));
+    const versions = page.getByRole('table', { name: 'Dataset versions' });
+    await versions.getByRole('link', { name: 'Version 3', exact: true }).waitFor();
+    assert.equal(await versions.locator('tbody tr').count(), 3);
+    assert.deepEqual(await versions.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.version)), ['3', '2', '1']);
+
+    // Compare version 1 with version 3: COLUMNS.md added, churn.csv modified.
+    await page.getByLabel('From', { exact: true }).selectOption('1');
+    await page.getByLabel('To', { exact: true }).selectOption('3');
+    await page.getByRole('button', { name: 'Compare' }).click();
+    await page.waitForURL(new RegExp(`/datasets/${DEMO}/diff\\?a=1&b=3$`));
+    const changes = page.getByRole('table', { name: 'Changed files' });
+    await changes.locator('tr[data-change="added"]', { hasText: 'COLUMNS.md' }).waitFor();
+    await changes.locator('tr[data-change="modified"]', { hasText: 'churn.csv' }).waitFor();
+    assert.equal(await changes.locator('tbody tr').count(), 2);
+    assert.match(await page.locator('.diff-summary').textContent(), /1 added, 0 removed, 1 modified, 1 unchanged/);
+
+    // A version's files.
+    await goto(`/datasets/${DEMO}/versions/3`);
+    const files = page.getByRole('table', { name: 'Files' });
+    await files.getByRole('cell', { name: 'COLUMNS.md' }).waitFor();
+    assert.equal(await files.locator('tbody tr').count(), 3);
+  });
+
   test('phone width and keyboard', async () => {
     const paths = [
       '/experiments',
@@ -406,6 +538,13 @@ describe('mlforge UI', () => {
       '/models',
       '/models/churn-model',
       '/models/churn-model/versions/1',
+      '/datasets',
+      `/datasets/${DEMO}`,
+      `/datasets/${DEMO}/diff?a=1&b=3`,
+      '/deployments',
+      `/deployments/${DEMO}`,
+      '/monitoring',
+      `/monitoring/${DEMO}`,
     ];
     const overflows = [];
     for (const [width, height] of [[1280, 900], [390, 844]]) {

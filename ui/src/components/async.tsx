@@ -1,6 +1,6 @@
 // Loading, empty and error states, and the hook that drives them.
 import type { ComponentChildren } from 'preact';
-import { useEffect, useState, useCallback } from 'preact/hooks';
+import { useEffect, useRef, useState, useCallback } from 'preact/hooks';
 
 export interface AsyncState<T> {
   loading: boolean;
@@ -26,6 +26,18 @@ export function useAsync<T>(fn: (signal: AbortSignal) => Promise<T>, deps: unkno
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, tick]);
   return { ...state, reload };
+}
+
+// Calls fn every ms while the tab is visible (live pages poll the server).
+export function useInterval(fn: () => void, ms: number) {
+  const latest = useRef(fn);
+  latest.current = fn;
+  useEffect(() => {
+    const id = setInterval(() => {
+      if (!document.hidden) latest.current();
+    }, ms);
+    return () => clearInterval(id);
+  }, [ms]);
 }
 
 export function Loading({ what }: { what?: string }) {

@@ -42,7 +42,10 @@ export function LineChart({ title, series, xLabel, time }: { title: string; seri
   const ref = useUplot(
     (width) => {
       if (series.length === 0) return null;
-      const data = uPlot.join(series.map((s) => [s.x, s.y] as uPlot.AlignedData)) as uPlot.AlignedData;
+      // NaN (no data in an interval) becomes a gap, not a broken scale.
+      const data = uPlot.join(
+        series.map((s) => [s.x, s.y.map((v) => (Number.isFinite(v) ? v : null))] as uPlot.AlignedData),
+      ) as uPlot.AlignedData;
       const opts: uPlot.Options = {
         title,
         width,

@@ -12,6 +12,12 @@ export function nameContains(q: string): string {
   return safe ? `name ILIKE '%${safe}%'` : '';
 }
 
+// The same "name contains" for lists the API returns whole (datasets,
+// deployments, monitors), filtered here.
+export function nameMatches(q: string, name: string): boolean {
+  return name.toLowerCase().includes(q.trim().toLowerCase());
+}
+
 export function SearchBox({ id, label, q }: { id: string; label: string; q: string }) {
   const [text, setText] = useState(q);
   return (
@@ -31,7 +37,8 @@ export function SearchBox({ id, label, q }: { id: string; label: string; q: stri
 }
 
 // A list page searched by name and paged by token (experiments, models;
-// datasets later): the search box, the loading/empty/error states, the pager.
+// datasets, deployments and monitors filter one whole list): the search
+// box, the loading/empty/error states, the pager.
 export function SearchedList<T>({
   q,
   searchId,
