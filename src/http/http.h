@@ -93,7 +93,10 @@ namespace internal {
 class ResponseSink {
  public:
   virtual ~ResponseSink() = default;
-  virtual void Complete(Response response) = 0;
+  // `self` is the caller's reference, handed over so that the sink can drop
+  // it where it is safe: a Responder sending from another thread must not
+  // hold the last reference after the connection has finished.
+  virtual void Complete(Response response, std::shared_ptr<ResponseSink> self) = 0;
 };
 }  // namespace internal
 

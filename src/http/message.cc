@@ -182,8 +182,8 @@ Responder::~Responder() {
 }
 
 void Responder::Send(Response response) {
-  std::shared_ptr<internal::ResponseSink> sink = std::move(sink_);
-  sink->Complete(std::move(response));
+  internal::ResponseSink* sink = sink_.get();
+  sink->Complete(std::move(response), std::move(sink_));
 }
 
 }  // namespace mlforge::http

@@ -254,15 +254,19 @@ class Connection : public std::enable_shared_from_this<Connection>, public inter
   }
 
   // From a Responder, on any thread.
-  void Complete(Response response) override {
+  // The caller's reference moves into the posted handler, so the last one
+  // is dropped on an I/O thread: dropped on the sender's thread after the
+  // response went out, ~Connection could run there while Stop() destroys
+  // the io_context its socket and timer belong to.
+  void Complete(Response response, std::shared_ptr<internal::ResponseSink> self) override {
     if (tls_inline_sink == this) {  // sent inside the handler: Dispatch writes it
       response_ = std::move(response);
       inline_done_ = true;
       return;
     }
     net::post(socket_.get_executor(),
-              [self = shared_from_this(), response = std::move(response)]() mutable {
-                self->OnAsyncResponse(std::move(response));
+              [this, self = std::move(self), response = std::move(response)]() mutable {
+                OnAsyncResponse(std::move(response));
               });
   }
 
