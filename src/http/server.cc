@@ -175,6 +175,11 @@ class ServerImpl final : public Server {
   bool cors_enabled() const { return cors_any_ || !cors_origins_.empty(); }
   void Register(const std::shared_ptr<Connection>& connection);
   void Unregister(Connection* connection);
+  // A Responder's thread posting a response: the post's executor copies die
+  // on that thread after the post, possibly after the connection finished,
+  // so Stop() waits for these before the io_context may be destroyed.
+  void BeginForeignPost() { foreign_posts_.fetch_add(1); }
+  void EndForeignPost() { foreign_posts_.fetch_sub(1); }
 
  private:
   void DoAccept();
@@ -194,6 +199,7 @@ class ServerImpl final : public Server {
   std::vector<std::string> cors_origins_;
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> foreign_posts_{0};
 
   // Guards conns_: every live connection, so Stop() can reach them.
   std::mutex conns_mu_;
@@ -264,10 +270,13 @@ class Connection : public std::enable_shared_from_this<Connection>, public inter
       inline_done_ = true;
       return;
     }
+    ServerImpl* server = server_;  // `this` may be gone right after the post
+    server->BeginForeignPost();
     net::post(socket_.get_executor(),
               [this, self = std::move(self), response = std::move(response)]() mutable {
                 OnAsyncResponse(std::move(response));
               });
+    server->EndForeignPost();
   }
 
  private:
@@ -1196,6 +1205,7 @@ void ServerImpl::RunStop(std::chrono::milliseconds drain_timeout) {
   }
   error_code ec;
   acceptor_.close(ec);  // in case ioc_.stop() dropped the posted close
+  while (foreign_posts_.load() != 0) std::this_thread::yield();
   {
     std::lock_guard lock(stop_mu_);
     stopped_ = true;
