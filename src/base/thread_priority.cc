@@ -23,4 +23,6 @@ void RunOnlyWhenIdle() {
   }
 }
 
+void YieldCore() { sched_yield(); }
+
 }  // namespace mlforge
