@@ -5,7 +5,8 @@
 # serving_runtime_bench); p99 while the alias moves between versions (hot
 # swap); `mlforge predict` of a 1,000,000-row CSV beside libxgboost's raw batch
 # rate, with its peak memory beside that of a 100,000-row file.
-# Server (either one) on CPU 0, wrk on CPU 1.
+# Server (either one) on CPU 0, the load (wrk, or bench/serving/open_loop.cc
+# at a fixed rate) on CPU 1.
 # Usage: bench/serving/serving_bench.sh [build-dir]
 #   (BENCH_SECONDS=10, BENCH_REPEAT=3, BENCH_CSV_ROWS=1000000)
 set -euo pipefail
@@ -14,6 +15,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 [[ "$build" = /* ]] || build="$root/$build"
 bin="$build/app/mlforge"
 runtime_bench="$build/bench/serving_runtime_bench"
+open_loop="$build/bench/serving_open_loop"
 seconds=${BENCH_SECONDS:-10}
 repeat=${BENCH_REPEAT:-3}
 csv_rows=${BENCH_CSV_ROWS:-1000000}
@@ -39,6 +41,23 @@ load() {  # $1 = url, $2 = connections, $3 = seconds
   p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
   bad=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10}
              END {print n + 0}' <<<"$out")
+}
+# Open-loop load (bench/serving/open_loop.cc) at $open_rate requests/s on CPU 1:
+# latency under a fixed load below saturation, counted from when each request
+# was due. Sets rps, p50, p99 (ms) and bad like load.
+load_open() {  # $1 = url, $2 = seconds
+  local out
+  out=$(taskset -c 1 "$open_loop" --url "$1" --body-file "$work/body.json" --rate "$open_rate" \
+    --seconds "$2" --connections 16)
+  rps=$(sed -E 's/.*rate=([0-9.]+).*/\1/' <<<"$out")
+  p50=$(sed -E 's/.*p50=([0-9.]+).*/\1/' <<<"$out")
+  p99=$(sed -E 's/.*p99=([0-9.]+).*/\1/' <<<"$out")
+  bad=$(sed -E 's/.*errors=([0-9]+).*/\1/' <<<"$out")
+}
+# One comparison phase at c=16 (closed loop, wrk) or at $open_rate (open loop),
+# as $phase_load says.
+phase_load() {  # $1 = url
+  if [[ $phase_load == open ]]; then load_open "$1" "$phase_s"; else load "$1" 16 "$phase_s"; fi
 }
 # Runs load $repeat times; prints "median_rps median_p50 median_p99 total_bad".
 measure() {  # $1 = url, $2 = connections
@@ -129,16 +148,27 @@ swap_phase() {
     done
   ) &
   local mover=$!
-  load "$infer" 16 "$phase_s"
+  phase_load "$infer"
   wait "$mover"
   swaps=$((swaps + phase_s - 1))
 }
-steady_phase() { load "$infer" 16 "$phase_s"; }
+steady_phase() { phase_load "$infer"; }
 swaps=0
+phase_load=closed
 interleave swap_phase steady_phase
 swap_p99=$(median "${on_p99s[@]}"); swap_steady_p99=$(median "${off_p99s[@]}")
 swap_ratio=$(median "${ratios[@]}"); swap_ratios="${ratios[*]}"
 swap_bad=$on_bad
+# The same at a fixed rate below saturation: wrk's closed loop at c=16 keeps
+# the core saturated, so its p99 is mostly queueing (16 / throughput) and moves
+# with throughput, which swings between phases on this machine.
+open_rate=${BENCH_OPEN_RATE:-$(echo "$ml16_rps" | awk '{r = int($1 / 2 / 1000) * 1000; print (r < 1000) ? 1000 : r}')}
+/usr/bin/python3 -c 'import math; print(("{\"inputs\":[{\"name\":\"input\",\"shape\":[1,30],\"datatype\":\"FP32\",\"data\":[%s]}]}") % ",".join("%.4f" % (math.sin(i) * 1.5) for i in range(1, 31)), end="")' >"$work/body.json"
+phase_load=open
+interleave swap_phase steady_phase
+oswap_p99=$(median "${on_p99s[@]}"); oswap_steady_p99=$(median "${off_p99s[@]}")
+oswap_ratio=$(median "${ratios[@]}"); oswap_ratios="${ratios[*]}"
+swap_bad=$((swap_bad + on_bad))
 loads=$(curl -s "$url/metrics" | awk '/^mlforge_serving_model_loads_total/ {s += $2} END {print s + 0}')
 
 # Live monitoring: every request captured (sample rate 1) and profiled
@@ -153,8 +183,9 @@ set_monitor() {  # $1 = true|false
   curl -sf -X POST "$url/api/2.0/mlforge/monitors/update" -H 'Content-Type: application/json' \
     -d "{\"deployment\": \"bench\", \"enabled\": $1, \"sample_rate\": $sample_rate}" >/dev/null
 }
-capture_phase() { set_monitor true; load "$infer" 16 "$phase_s"; }
-no_capture_phase() { set_monitor false; load "$infer" 16 "$phase_s"; }
+capture_phase() { set_monitor true; phase_load "$infer"; }
+no_capture_phase() { set_monitor false; phase_load "$infer"; }
+phase_load=closed
 interleave capture_phase no_capture_phase
 cap16_p99=$(median "${on_p99s[@]}"); cap16_rps=$(median "${on_rps[@]}")
 nocap16_p99=$(median "${off_p99s[@]}"); nocap16_rps=$(median "${off_rps[@]}")
@@ -162,11 +193,16 @@ cap_bad=$((on_bad + off_bad))
 cap_ratio=$(median "${ratios[@]}"); cap_ratios="${ratios[*]}"
 captured=$(curl -s "$url/metrics" | awk '/^mlforge_monitor_captured_requests/ {s += $2} END {print s + 0}')
 dropped=$(curl -s "$url/metrics" | awk '/^mlforge_monitor_dropped_requests/ {s += $2} END {print s + 0}')
-# The same at a 10% sample, a common production setting.
+# Open loop at $open_rate, sample rates 1 and 0.1 (a common production setting).
+phase_load=open
+interleave capture_phase no_capture_phase
+ocap_p99=$(median "${on_p99s[@]}"); onocap_p99=$(median "${off_p99s[@]}")
+ocap_ratio=$(median "${ratios[@]}"); ocap_ratios="${ratios[*]}"; cap_bad=$((cap_bad + on_bad + off_bad))
 sample_rate=0.1
 interleave capture_phase no_capture_phase
 cap10_p99=$(median "${on_p99s[@]}"); nocap10_p99=$(median "${off_p99s[@]}")
 cap10_ratio=$(median "${ratios[@]}"); cap10_ratios="${ratios[*]}"; cap_bad=$((cap_bad + on_bad + off_bad))
+dropped_all=$(curl -s "$url/metrics" | awk '/^mlforge_monitor_dropped_requests/ {s += $2} END {print s + 0}')
 
 # --- batch prediction ------------------------------------------------------
 predict() {  # $1 = input; prints "seconds max_rss_kib"
@@ -201,17 +237,22 @@ echo "| FastAPI + uvicorn + xgboost | 64 | $py64_rps | $py64_p50 | $py64_p99 | $
 echo "| mlforge | 16 | $ml16_rps | $ml16_p50 | $ml16_p99 | $ml16_bad | $(echo "scale=1; $ml16_rps / $py16_rps" | bc -l)x |"
 echo "| mlforge | 64 | $ml64_rps | $ml64_p50 | $ml64_p99 | $ml64_bad | $(echo "scale=1; $ml64_rps / $py64_rps" | bc -l)x |"
 echo
-echo "hot swap at c=16, $pairs pairs of ${phase_s}s phases: $swaps alias moves, $loads model loads in all;" \
-  "p99 $swap_p99 ms vs steady $swap_steady_p99 ms (medians); median pair ratio ${swap_ratio}x" \
-  "(pairs: $swap_ratios); failed requests: $swap_bad"
+echo "hot swap, $pairs pairs of ${phase_s}s phases each way: $swaps alias moves, $loads model loads in all;" \
+  "failed requests: $swap_bad"
+echo "- open loop at $open_rate req/s: p99 $oswap_p99 ms vs steady $oswap_steady_p99 ms (medians);" \
+  "median pair ratio ${oswap_ratio}x (pairs: $oswap_ratios)"
+echo "- closed loop at c=16: p99 $swap_p99 ms vs steady $swap_steady_p99 ms; median pair ratio ${swap_ratio}x" \
+  "(pairs: $swap_ratios)"
 echo
 batch_rate=$(echo "scale=0; $csv_rows / $batch_s" | bc -l)
-echo "capture at c=16, sample rate 1, $pairs pairs of ${phase_s}s phases with the monitor enabled/disabled:" \
-  "$cap16_rps req/s, p99 $cap16_p99 ms with it; $nocap16_rps req/s, p99 $nocap16_p99 ms without (medians);" \
-  "median pair ratio ${cap_ratio}x (pairs: $cap_ratios); $captured requests captured, $dropped dropped" \
-  "(queue full)"
-echo "capture at sample rate 0.1, same method: p99 $cap10_p99 ms with it, $nocap10_p99 ms without;" \
-  "median pair ratio ${cap10_ratio}x (pairs: $cap10_ratios); failed requests (both rates): $cap_bad"
+echo "capture, $pairs pairs of ${phase_s}s phases with the monitor enabled/disabled; failed requests: $cap_bad"
+echo "- open loop at $open_rate req/s, sample rate 1: p99 $ocap_p99 ms with it, $onocap_p99 ms without (medians);" \
+  "median pair ratio ${ocap_ratio}x (pairs: $ocap_ratios)"
+echo "- open loop at $open_rate req/s, sample rate 0.1: p99 $cap10_p99 ms with it, $nocap10_p99 ms without;" \
+  "median pair ratio ${cap10_ratio}x (pairs: $cap10_ratios)"
+echo "- closed loop at c=16, sample rate 1: $cap16_rps req/s, p99 $cap16_p99 ms with it; $nocap16_rps req/s," \
+  "p99 $nocap16_p99 ms without; median pair ratio ${cap_ratio}x (pairs: $cap_ratios);" \
+  "$captured requests captured, $dropped dropped (queue full); $dropped_all dropped by the end"
 echo
 echo "batch: mlforge predict, $csv_rows-row CSV to CSV: $batch_s s = $batch_rate rows/s" \
   "= $(echo "scale=2; $batch_rate / $lib_batch" | bc -l)x libxgboost's in-memory batch rate on $(nproc) threads" \
