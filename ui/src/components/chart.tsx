@@ -171,7 +171,13 @@ export function LineChart({
         scales: { x: { time } },
         axes: [
           time
-            ? { label: xLabel, values: (_u, ticks, _a, _s, incr) => timeTickLabels(ticks, incr), incrs: TIME_TICK_INCREMENTS }
+            ? {
+                label: xLabel,
+                values: (_u, ticks, _a, _s, incr) => timeTickLabels(ticks, incr),
+                incrs: TIME_TICK_INCREMENTS,
+                space: 80, // px between ticks: room for "HH:MM:SS"
+                size: 56, // room for a second line with the date
+              }
             : { label: xLabel },
           { values: tickValues },
         ],
