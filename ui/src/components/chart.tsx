@@ -23,7 +23,7 @@ export interface Series {
 // through 100,000 points is no sharper than that on a 1,200 px chart, and
 // keeping each bucket's extremes keeps spikes. The full series stays in
 // memory: a zoom re-buckets the visible range, down to every point.
-export const BUCKET_FACTOR = 1; // buckets per CSS pixel of plot width
+const BUCKET_FACTOR = 1; // buckets per CSS pixel of plot width
 
 // The first index whose x is >= v (> v when after).
 function bound(x: ArrayLike<number>, v: number, after = false): number {
@@ -41,7 +41,7 @@ function bound(x: ArrayLike<number>, v: number, after = false): number {
 // to the edges), or their min and max per bucket when there are more than
 // two per bucket. Non-finite y become null (gaps). The series' first and
 // last points are always in, so uPlot's zoom reset still spans all of it.
-export function viewOf(s: Series, lo: number, hi: number, buckets: number): { x: number[]; y: (number | null)[]; sampled: boolean } {
+function viewOf(s: Series, lo: number, hi: number, buckets: number): { x: number[]; y: (number | null)[]; sampled: boolean } {
   const n = s.x.length;
   const from = Math.max(0, bound(s.x, lo) - 1);
   const to = Math.min(n, bound(s.x, hi, true) + 1);
