@@ -35,7 +35,7 @@ start_mlforge() {  # $1 = backend uri, $2 = dir
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
 echo "# date: $(date -u +%Y-%m-%dT%H:%MZ)"
 
-# BENCH_ONLY=tracking, data or drift runs one of the benches.
+# BENCH_ONLY=tracking, data, drift or ui runs one of the benches.
 only=${BENCH_ONLY:-all}
 if [[ "$only" == all || "$only" == tracking ]]; then
 start_mlforge "sqlite:///$work/sqlite/mlforge.db" "$work/sqlite"
@@ -72,4 +72,10 @@ fi
 if [[ "$only" == all || "$only" == drift ]]; then
   echo
   "$root/bench/drift/drift_bench.sh" "$build"
+fi
+
+# bench/ui: the run page's metric chart beside a bare fetch + uPlot page (docs/benchmarks.md).
+if [[ "$only" == ui ]] || [[ "$only" == all && -d "$root/$build/ui/dist" ]]; then
+  echo
+  "$root/bench/ui/ui_bench.sh" "$build"
 fi

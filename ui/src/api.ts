@@ -73,11 +73,13 @@ async function allPages<T>(
   page: (token: string | undefined) => Promise<{ items?: T[]; next?: string }>,
   limit: number,
 ): Promise<{ items: T[]; truncated: boolean }> {
-  const items: T[] = [];
+  let items: T[] = [];
   let token: string | undefined;
   do {
     const p = await page(token);
-    items.push(...(p.items ?? []));
+    // The first page as is; push(...) of 100,000 items would copy them and can overflow the stack.
+    if (items.length === 0 && p.items) items = p.items;
+    else for (const item of p.items ?? []) items.push(item);
     token = p.next;
   } while (token && items.length < limit);
   return { items, truncated: Boolean(token) };
@@ -197,11 +199,13 @@ export function getRun(id: string, signal?: AbortSignal) {
   return request<{ run: Run }>(mlflow('runs/get'), { query: { run_id: id }, signal });
 }
 
-// The whole history of one metric, page by page (a run may log 100,000+ points).
+// The whole history of one metric (a run may log 100,000+ points). One big
+// page, not a chain of small ones: each page is a round trip, and the server
+// loads the whole series for every page it cuts.
 export async function getMetricHistory(runId: string, key: string, signal?: AbortSignal): Promise<Metric[]> {
   const all = await allPages(async (token) => {
     const page = await request<{ metrics?: Metric[]; next_page_token?: string }>(mlflow('metrics/get-history'), {
-      query: { run_id: runId, metric_key: key, max_results: 25000, page_token: token },
+      query: { run_id: runId, metric_key: key, max_results: 1_000_000, page_token: token },
       signal,
     });
     return { items: page.metrics, next: page.next_page_token };

@@ -36,3 +36,38 @@ export function formatBytes(n?: number): string {
 export function shortId(id: string, n = 8): string {
   return id.length > n ? id.slice(0, n) : id;
 }
+
+// Time-axis ticks (uPlot: seconds since the epoch, local time). The label
+// follows the tick spacing: HH:MM:SS for ticks seconds apart (with the
+// fraction only when they are less than a second apart), HH:MM for minutes
+// and hours, dates for days and more. A date is added on a second line at
+// the first tick and where the day changes, so hours stay placed.
+export const TIME_TICK_INCREMENTS = [
+  0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 2 * 86400, 7 * 86400,
+  14 * 86400, 30 * 86400, 91 * 86400, 182 * 86400, 365 * 86400, 2 * 365 * 86400, 5 * 365 * 86400, 10 * 365 * 86400,
+];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+export function timeTickLabels(ticks: number[], increment: number): string[] {
+  let prevDay = '';
+  let prevYear = '';
+  return ticks.map((t) => {
+    const d = new Date(Math.round(t * 1000));
+    const day = `${MONTHS[d.getMonth()]} ${d.getDate()}`;
+    const year = String(d.getFullYear());
+    const newYear = year !== prevYear;
+    prevYear = year;
+    if (increment >= 28 * 86400) return `${MONTHS[d.getMonth()]} ${year}`;
+    if (increment >= 86400) return newYear ? `${day}\n${year}` : day;
+    let clock = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+    if (increment < 60) clock += `:${pad2(d.getSeconds())}`;
+    if (increment < 1) {
+      const digits = increment >= 0.1 ? 1 : increment >= 0.01 ? 2 : 3;
+      clock += `.${String(d.getMilliseconds()).padStart(3, '0').slice(0, digits)}`;
+    }
+    const newDay = day !== prevDay;
+    prevDay = day;
+    return newDay ? `${clock}\n${day}` : clock;
+  });
+}

@@ -383,6 +383,45 @@ describe('mlforge UI', () => {
     assert.match(await page.getByRole('alert').textContent(), /not found|does not exist/i);
   });
 
+  test('run page: a 100,000-point metric is drawn as min/max buckets, and zoom shows every point', async () => {
+    const N = 100_000;
+    const expId = (await ok('POST', mlflow('experiments/create'), { name: 'ui-long-metric' })).experiment_id;
+    const run = (await ok('POST', mlflow('runs/create'), { experiment_id: expId, run_name: 'long-loss' })).run;
+    const t0 = Date.now() - N * 1000;
+    for (let s = 0; s < N; s += 1000) {
+      const metrics = [];
+      for (let i = s; i < s + 1000; i++) metrics.push({ key: 'loss', value: 1 / (1 + i / 1000) + (i === 77_777 ? 5 : 0), timestamp: t0 + i * 1000, step: i });
+      await ok('POST', mlflow('runs/log-batch'), { run_id: run.info.run_id, metrics });
+    }
+    await goto(`/runs/${run.info.run_id}`);
+    const chart = page.locator('[data-chart="loss"]');
+    await chart.locator('canvas').waitFor({ timeout: 60_000 });
+    const figure = page.locator('figure', { has: chart });
+    assert.equal(await figure.getAttribute('data-points'), String(N));
+    const caption = await figure.locator('figcaption').textContent();
+    assert.match(caption, /100,000 points/);
+    assert.match(caption, /min and max of each pixel column/);
+    // Bucketed: at most two points per pixel column, so far fewer than 100,000 drawn.
+    const drawn = Number(await chart.getAttribute('data-drawn-points'));
+    assert.ok(drawn > 500 && drawn < 5000, `drawn ${drawn}`);
+
+    // Drag-zoom a 3 px band (~600 of 100,000 points on a ~500 px plot): few
+    // enough to draw each one.
+    const over = await chart.locator('.u-over').boundingBox();
+    const y = over.y + over.height / 2;
+    await page.mouse.move(over.x + over.width / 2, y);
+    await page.mouse.down();
+    await page.mouse.move(over.x + over.width / 2 + 3, y, { steps: 3 });
+    await page.mouse.up();
+    await page.waitForFunction(() => !/min and max/.test(document.querySelector('figure:has([data-chart="loss"]) figcaption')?.textContent ?? ''));
+    const zoomed = Number(await chart.getAttribute('data-drawn-points'));
+    assert.ok(zoomed > 10 && zoomed < drawn, `zoomed ${zoomed}`);
+    // Double-click resets the zoom to the whole (bucketed) series.
+    await page.mouse.dblclick(over.x + over.width / 2, y);
+    await figure.locator('figcaption', { hasText: 'min and max' }).waitFor();
+    assert.equal(Number(await chart.getAttribute('data-drawn-points')), drawn);
+  });
+
   test('models: list, versions, move an alias and a stage from the UI', async () => {
     await goto('/models');
     await page.getByRole('table', { name: 'Registered models' }).getByRole('link', { name: 'churn-model' }).click();

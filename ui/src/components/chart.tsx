@@ -1,8 +1,10 @@
-// uPlot charts: line charts that stay fast on 100,000-point series, and a
-// scatter plot. Width follows the container (1280 px desktop to phone).
+// uPlot charts: line charts that stay fast on 100,000-point series (drawn
+// as min/max per pixel bucket, re-bucketed on zoom), and a scatter plot.
+// Width follows the container (1280 px desktop to phone).
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { TIME_TICK_INCREMENTS, timeTickLabels } from '../format';
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
 export const color = (i: number) => COLORS[i % COLORS.length];
@@ -13,8 +15,102 @@ const tickValues = (_u: uPlot, ticks: number[]) => ticks.map((t) => String(Numbe
 
 export interface Series {
   label: string;
-  x: number[]; // sorted ascending
-  y: number[];
+  x: ArrayLike<number>; // sorted ascending
+  y: ArrayLike<number>; // NaN: no value (a gap)
+}
+
+// Long series are drawn as min/max per pixel-wide bucket of x: a line
+// through 100,000 points is no sharper than that on a 1,200 px chart, and
+// keeping each bucket's extremes keeps spikes. The full series stays in
+// memory: a zoom re-buckets the visible range, down to every point.
+const BUCKET_FACTOR = 1; // buckets per CSS pixel of plot width
+
+// The first index whose x is >= v (> v when after).
+function bound(x: ArrayLike<number>, v: number, after = false): number {
+  let lo = 0;
+  let hi = x.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (x[mid] < v || (after && x[mid] === v)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+// The points of s within [lo, hi] (one more either side, so the line runs
+// to the edges), or their min and max per bucket when there are more than
+// two per bucket. Non-finite y become null (gaps). The series' first and
+// last points are always in, so uPlot's zoom reset still spans all of it.
+function viewOf(s: Series, lo: number, hi: number, buckets: number): { x: number[]; y: (number | null)[]; sampled: boolean } {
+  const n = s.x.length;
+  const from = Math.max(0, bound(s.x, lo) - 1);
+  const to = Math.min(n, bound(s.x, hi, true) + 1);
+  const x: number[] = [];
+  const y: (number | null)[] = [];
+  const fin = (v: number) => (Number.isFinite(v) ? v : null);
+  if (from > 0) {
+    x.push(s.x[0]);
+    y.push(fin(s.y[0]));
+  }
+  const close = () => {
+    if (to < n) {
+      x.push(s.x[n - 1]);
+      y.push(fin(s.y[n - 1]));
+    }
+  };
+  if (to - from <= 2 * buckets) {
+    for (let i = from; i < to; i++) {
+      x.push(s.x[i]);
+      y.push(fin(s.y[i]));
+    }
+    close();
+    return { x, y, sampled: false };
+  }
+  const x0 = s.x[from];
+  const width = (s.x[to - 1] - x0) / buckets || 1;
+  // The range's first and last points too, so the line spans the whole range.
+  let last = -1;
+  const add = (j: number) => {
+    if (j <= last) return;
+    x.push(s.x[j]);
+    y.push(fin(s.y[j]));
+    last = j;
+  };
+  add(from);
+  let i = from;
+  while (i < to) {
+    const b = Math.min(buckets - 1, Math.floor((s.x[i] - x0) / width));
+    const end = Math.max(i + 1, b === buckets - 1 ? to : Math.min(to, bound(s.x, x0 + (b + 1) * width)));
+    let iMin = -1;
+    let iMax = -1;
+    for (let j = i; j < end; j++) {
+      const v = s.y[j];
+      if (!Number.isFinite(v)) continue;
+      if (iMin < 0 || v < s.y[iMin]) iMin = j;
+      if (iMax < 0 || v > s.y[iMax]) iMax = j;
+    }
+    if (iMin < 0) {
+      add(i); // a bucket with no values: its null makes a gap
+    } else {
+      // In x order, so the line goes through both extremes.
+      add(Math.min(iMin, iMax));
+      add(Math.max(iMin, iMax));
+    }
+    i = end;
+  }
+  add(to - 1);
+  close();
+  return { x, y, sampled: true };
+}
+
+function alignedData(series: Series[], lo: number, hi: number, buckets: number): { data: uPlot.AlignedData; sampled: boolean } {
+  const views = series.map((s) => viewOf(s, lo, hi, buckets));
+  const sampled = views.some((v) => v.sampled);
+  // One series needs no join (the run page); several are joined by x (compare).
+  const data = (views.length === 1
+    ? [views[0].x, views[0].y]
+    : uPlot.join(views.map((v) => [v.x, v.y] as uPlot.AlignedData))) as uPlot.AlignedData;
+  return { data, sampled };
 }
 
 function useUplot(build: (width: number) => { opts: uPlot.Options; data: uPlot.AlignedData } | null, deps: unknown[]) {
@@ -26,6 +122,7 @@ function useUplot(build: (width: number) => { opts: uPlot.Options; data: uPlot.A
     const built = build(width());
     if (!built) return;
     const plot = new uPlot(built.opts, built.data, el);
+    el.setAttribute('data-drawn-points', String(built.data[0].length)); // x values drawn (after bucketing)
     const ro = new ResizeObserver(() => plot.setSize({ width: width(), height: built.opts.height }));
     ro.observe(el);
     return () => {
@@ -38,20 +135,52 @@ function useUplot(build: (width: number) => { opts: uPlot.Options; data: uPlot.A
 }
 
 // Several series on one x axis (steps, or times in seconds), joined by x.
-export function LineChart({ title, series, xLabel, time }: { title: string; series: Series[]; xLabel: string; time: boolean }) {
+// onSampled tells whether what is drawn is bucketed (for a caption).
+export function LineChart({
+  title,
+  series,
+  xLabel,
+  time,
+  onSampled,
+}: {
+  title: string;
+  series: Series[];
+  xLabel: string;
+  time: boolean;
+  onSampled?: (sampled: boolean) => void;
+}) {
   const ref = useUplot(
     (width) => {
       if (series.length === 0) return null;
-      // NaN (no data in an interval) becomes a gap, not a broken scale.
-      const data = uPlot.join(
-        series.map((s) => [s.x, s.y.map((v) => (Number.isFinite(v) ? v : null))] as uPlot.AlignedData),
-      ) as uPlot.AlignedData;
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const s of series) {
+        if (s.x.length === 0) continue;
+        lo = Math.min(lo, s.x[0]);
+        hi = Math.max(hi, s.x[s.x.length - 1]);
+      }
+      const buckets = Math.max(64, Math.round(width * BUCKET_FACTOR));
+      const full = alignedData(series, lo, hi, buckets);
+      onSampled?.(full.sampled);
+      let shown = { lo, hi };
+      const total = series.reduce((n, s) => n + s.x.length, 0);
       const opts: uPlot.Options = {
         title,
         width,
         height: 260,
         scales: { x: { time } },
-        axes: [{ label: xLabel }, { values: tickValues }],
+        axes: [
+          time
+            ? {
+                label: xLabel,
+                values: (_u, ticks, _a, _s, incr) => timeTickLabels(ticks, incr),
+                incrs: TIME_TICK_INCREMENTS,
+                space: 80, // px between ticks: room for "HH:MM:SS"
+                size: 56, // room for a second line with the date
+              }
+            : { label: xLabel },
+          { values: tickValues },
+        ],
         series: [
           { label: xLabel },
           ...series.map((s, i) => ({
@@ -63,8 +192,33 @@ export function LineChart({ title, series, xLabel, time }: { title: string; seri
           })),
         ],
         cursor: { drag: { x: true, y: false } },
+        hooks: {
+          // A zoom (or its reset) re-buckets the visible range from the full
+          // series. Out of the hook, and in one batch: setData then the zoom
+          // again, so uPlot recomputes its visible index window for the new data.
+          setScale: [
+            (u, key) => {
+              if (key !== 'x' || total <= 2 * buckets) return;
+              const min = u.scales.x.min ?? lo;
+              const max = u.scales.x.max ?? hi;
+              const whole = min <= lo && max >= hi;
+              const want = whole ? { lo, hi } : { lo: min, hi: max };
+              if (want.lo === shown.lo && want.hi === shown.hi) return;
+              shown = want;
+              const next = whole ? full : alignedData(series, min, max, buckets);
+              queueMicrotask(() => {
+                onSampled?.(next.sampled);
+                u.root.parentElement?.setAttribute('data-drawn-points', String(next.data[0].length));
+                u.batch(() => {
+                  u.setData(next.data);
+                  if (!whole) u.setScale('x', { min, max });
+                });
+              });
+            },
+          ],
+        },
       };
-      return { opts, data };
+      return { opts, data: full.data };
     },
     [series, xLabel, time, title],
   );

@@ -1,6 +1,10 @@
 // Token pagination: the API hands out an opaque next_page_token; we keep
 // the tokens of pages already seen so Previous works without re-reading.
+// PagedTable is the list table every list page shares: one page fetched at a
+// time, its loading/empty/error states, the table, and the pager.
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
+import { Async, Empty, useAsync } from './async';
 
 export interface PageTokens {
   token: string | undefined;
@@ -36,5 +40,76 @@ export function Pager({ pages, next, loading }: { pages: PageTokens; next?: stri
         Next →
       </button>
     </nav>
+  );
+}
+
+export interface Column<T> {
+  header: string;
+  cell: (row: T) => ComponentChildren;
+  class?: string; // of the cells: num, mono, wrap
+  title?: (row: T) => string; // a cell's tooltip
+}
+
+export function DataTable<T>({ label, columns, rows, rowKey }: { label: string; columns: Column<T>[]; rows: T[]; rowKey: (row: T) => string }) {
+  return (
+    <table class="data" aria-label={label}>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th key={c.header} scope="col">
+              {c.header}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={rowKey(r)}>
+            {columns.map((c) => (
+              <td key={c.header} class={c.class} title={c.title?.(r)}>
+                {c.cell(r)}
+              </td>
+            ))}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+// A token-paged table: `load` fetches the page at `token` (next: the token of
+// the page after it, if any). A change in `deps` goes back to page 1.
+export function PagedTable<T>({
+  deps,
+  load,
+  what,
+  empty,
+  ...table
+}: {
+  deps: unknown[];
+  load: (token: string | undefined, signal: AbortSignal) => Promise<{ items: T[]; next?: string }>;
+  what: string;
+  empty: ComponentChildren;
+  label: string;
+  columns: Column<T>[];
+  rowKey: (row: T) => string;
+}) {
+  const pages = usePageTokens(deps);
+  const state = useAsync((signal) => load(pages.token, signal), [...deps, pages.token]);
+  return (
+    <Async state={state} what={what}>
+      {(data) =>
+        data.items.length === 0 ? (
+          <Empty>{empty}</Empty>
+        ) : (
+          <>
+            <div class="table-wrap">
+              <DataTable {...table} rows={data.items} />
+            </div>
+            <Pager pages={pages} next={data.next} loading={state.loading} />
+          </>
+        )
+      }
+    </Async>
   );
 }

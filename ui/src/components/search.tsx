@@ -1,9 +1,7 @@
 // The name search of list pages: a form bound to ?q=, and its API filter.
-import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { setQuery } from '../router';
-import { Async, Empty, useAsync } from './async';
-import { Pager, usePageTokens } from './pager';
+import { PagedTable, type Column } from './pager';
 
 // "name ILIKE '%q%'", or '' for no filter. The grammar's LIKE has no escape
 // character, so quotes and backslashes are dropped rather than break the filter.
@@ -38,15 +36,14 @@ export function SearchBox({ id, label, q }: { id: string; label: string; q: stri
 
 // A list page searched by name and paged by token (experiments, models;
 // datasets, deployments and monitors filter one whole list): the search
-// box, the loading/empty/error states, the pager.
+// box above the shared paged table.
 export function SearchedList<T>({
   q,
   searchId,
   searchLabel,
-  what,
   load,
   empty,
-  children,
+  ...table
 }: {
   q: string;
   searchId: string;
@@ -54,25 +51,19 @@ export function SearchedList<T>({
   what: string;
   load: (filter: string, pageToken: string | undefined, signal: AbortSignal) => Promise<{ items: T[]; next?: string }>;
   empty: string;
-  children: (items: T[]) => ComponentChildren;
+  label: string;
+  columns: Column<T>[];
+  rowKey: (row: T) => string;
 }) {
-  const pages = usePageTokens([q]);
-  const state = useAsync((signal) => load(nameContains(q), pages.token, signal), [q, pages.token]);
   return (
     <>
       <SearchBox id={searchId} label={searchLabel} q={q} />
-      <Async state={state} what={what}>
-        {(data) =>
-          data.items.length === 0 ? (
-            <Empty>{q ? `Nothing matches “${q}”.` : empty}</Empty>
-          ) : (
-            <>
-              <div class="table-wrap">{children(data.items)}</div>
-              <Pager pages={pages} next={data.next} loading={state.loading} />
-            </>
-          )
-        }
-      </Async>
+      <PagedTable
+        {...table}
+        deps={[q]}
+        load={(token, signal) => load(nameContains(q), token, signal)}
+        empty={q ? `Nothing matches “${q}”.` : empty}
+      />
     </>
   );
 }

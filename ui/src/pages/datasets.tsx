@@ -15,7 +15,7 @@ import {
   type ManifestEntry,
 } from '../api';
 import { Async, Empty, useAsync } from '../components/async';
-import { Pager, usePageTokens } from '../components/pager';
+import { PagedTable } from '../components/pager';
 import { SearchedList, nameMatches } from '../components/search';
 import { formatBytes, formatNumber, formatTime, shortId } from '../format';
 import { Link, href, navigate, type Location } from '../router';
@@ -43,32 +43,15 @@ export function DatasetsPage({ loc }: { loc: Location }) {
           return { items: (r.datasets ?? []).filter((d) => nameMatches(q, d.name)) };
         }}
         empty="No datasets yet. Push a version with mlforge data push (or run mlforge demo)."
-      >
-        {(datasets) => (
-          <table class="data" aria-label="Datasets">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Versions</th>
-                <th scope="col">Description</th>
-                <th scope="col">Last update</th>
-              </tr>
-            </thead>
-            <tbody>
-              {datasets.map((d) => (
-                <tr key={d.name}>
-                  <td>
-                    <Link href={datasetHref(d.name)}>{d.name}</Link>
-                  </td>
-                  <td class="num">{d.version_count ?? '—'}</td>
-                  <td class="wrap">{d.description || <span class="hint">—</span>}</td>
-                  <td>{formatTime(d.last_update_time)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </SearchedList>
+        label="Datasets"
+        rowKey={(d) => d.name}
+        columns={[
+          { header: 'Name', cell: (d) => <Link href={datasetHref(d.name)}>{d.name}</Link> },
+          { header: 'Versions', class: 'num', cell: (d) => d.version_count ?? '—' },
+          { header: 'Description', class: 'wrap', cell: (d) => d.description || <span class="hint">—</span> },
+          { header: 'Last update', cell: (d) => formatTime(d.last_update_time) },
+        ]}
+      />
     </section>
   );
 }
@@ -184,42 +167,23 @@ export function DatasetPage({ name }: { name: string }) {
 }
 
 function ManifestTable({ versionId }: { versionId: string }) {
-  const pages = usePageTokens([versionId]);
-  const state = useAsync((signal) => manifestPage(versionId, pages.token, 500, signal), [versionId, pages.token]);
   return (
-    <Async state={state} what="files">
-      {(page) =>
-        (page.entries ?? []).length === 0 ? (
-          <Empty>This version has no files.</Empty>
-        ) : (
-          <>
-            <div class="table-wrap">
-              <table class="data" aria-label="Files">
-                <thead>
-                  <tr>
-                    <th scope="col">Path</th>
-                    <th scope="col">Size</th>
-                    <th scope="col">sha256</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {(page.entries ?? []).map((e) => (
-                    <tr key={e.path}>
-                      <td class="mono wrap">{e.path}</td>
-                      <td class="num">{formatBytes(e.size)}</td>
-                      <td class="mono" title={e.sha256}>
-                        {shortId(e.sha256, 16)}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-            <Pager pages={pages} next={page.next_page_token} loading={state.loading} />
-          </>
-        )
-      }
-    </Async>
+    <PagedTable
+      deps={[versionId]}
+      load={async (token, signal) => {
+        const page = await manifestPage(versionId, token, 500, signal);
+        return { items: page.entries ?? [], next: page.next_page_token };
+      }}
+      what="files"
+      empty="This version has no files."
+      label="Files"
+      rowKey={(e) => e.path}
+      columns={[
+        { header: 'Path', class: 'mono wrap', cell: (e) => e.path },
+        { header: 'Size', class: 'num', cell: (e) => formatBytes(e.size) },
+        { header: 'sha256', class: 'mono', title: (e) => e.sha256, cell: (e) => shortId(e.sha256, 16) },
+      ]}
+    />
   );
 }
 

@@ -53,46 +53,29 @@ export function DeploymentsPage({ loc }: { loc: Location }) {
           return { items: (r.deployments ?? []).filter((d) => nameMatches(q, d.name)) };
         }}
         empty="No deployments yet. Create one with the deployments API (or run mlforge demo)."
-      >
-        {(deployments) => (
-          <table class="data" aria-label="Deployments">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">State</th>
-                <th scope="col">Routes</th>
-                <th scope="col">Revision</th>
-                <th scope="col">Last update</th>
-              </tr>
-            </thead>
-            <tbody>
-              {deployments.map((d) => (
-                <tr key={d.name}>
-                  <td>
-                    <Link href={deploymentHref(d.name)}>{d.name}</Link>
-                  </td>
-                  <td>
-                    <StateBadge state={d.status?.state} />
-                  </td>
-                  <td class="mono wrap">
-                    {d.routes.map((r) => {
-                      const v = resolvedVersion(d, r);
-                      return (
-                        <div key={`${routeRef(r)}-${r.role}`}>
-                          {routeRef(r)}
-                          {r.alias && v ? ` (v${v})` : ''} {r.role === 'shadow' ? 'shadow' : `${formatNumber(r.weight)}`}
-                        </div>
-                      );
-                    })}
-                  </td>
-                  <td class="num">{d.revision}</td>
-                  <td>{formatTime(d.last_updated_timestamp)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </SearchedList>
+        label="Deployments"
+        rowKey={(d) => d.name}
+        columns={[
+          { header: 'Name', cell: (d) => <Link href={deploymentHref(d.name)}>{d.name}</Link> },
+          { header: 'State', cell: (d) => <StateBadge state={d.status?.state} /> },
+          {
+            header: 'Routes',
+            class: 'mono wrap',
+            cell: (d) =>
+              d.routes.map((r) => {
+                const v = resolvedVersion(d, r);
+                return (
+                  <div key={`${routeRef(r)}-${r.role}`}>
+                    {routeRef(r)}
+                    {r.alias && v ? ` (v${v})` : ''} {r.role === 'shadow' ? 'shadow' : `${formatNumber(r.weight)}`}
+                  </div>
+                );
+              }),
+          },
+          { header: 'Revision', class: 'num', cell: (d) => d.revision },
+          { header: 'Last update', cell: (d) => formatTime(d.last_updated_timestamp) },
+        ]}
+      />
     </section>
   );
 }

@@ -18,32 +18,15 @@ export function ExperimentsPage({ loc }: { loc: Location }) {
           return { items: r.experiments ?? [], next: r.next_page_token };
         }}
         empty="No experiments yet. Log a run with an MLflow client to create one."
-      >
-        {(experiments) => (
-          <table class="data" aria-label="Experiments">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">ID</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last update</th>
-              </tr>
-            </thead>
-            <tbody>
-              {experiments.map((e) => (
-                <tr key={e.experiment_id}>
-                  <td>
-                    <Link href={href(`/experiments/${encodeURIComponent(e.experiment_id)}`)}>{e.name}</Link>
-                  </td>
-                  <td class="mono">{e.experiment_id}</td>
-                  <td>{formatTime(e.creation_time)}</td>
-                  <td>{formatTime(e.last_update_time)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </SearchedList>
+        label="Experiments"
+        rowKey={(e) => e.experiment_id}
+        columns={[
+          { header: 'Name', cell: (e) => <Link href={href(`/experiments/${encodeURIComponent(e.experiment_id)}`)}>{e.name}</Link> },
+          { header: 'ID', class: 'mono', cell: (e) => e.experiment_id },
+          { header: 'Created', cell: (e) => formatTime(e.creation_time) },
+          { header: 'Last update', cell: (e) => formatTime(e.last_update_time) },
+        ]}
+      />
     </section>
   );
 }

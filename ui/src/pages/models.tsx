@@ -51,37 +51,21 @@ export function ModelsPage({ loc }: { loc: Location }) {
           return { items: r.registered_models ?? [], next: r.next_page_token };
         }}
         empty="No registered models yet. Register one from a run with an MLmodel."
-      >
-        {(models) => (
-          <table class="data" aria-label="Registered models">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Latest version</th>
-                <th scope="col">Aliases</th>
-                <th scope="col">Last update</th>
-              </tr>
-            </thead>
-            <tbody>
-              {models.map((m) => {
-                const latest = Math.max(0, ...(m.latest_versions ?? []).map((v) => Number(v.version)));
-                return (
-                  <tr key={m.name}>
-                    <td>
-                      <Link href={modelHref(m.name)}>{m.name}</Link>
-                    </td>
-                    <td>{latest ? <Link href={versionHref(m.name, String(latest))}>Version {latest}</Link> : '—'}</td>
-                    <td>
-                      <Aliases aliases={(m.aliases ?? []).map((a) => `${a.alias} → v${a.version}`)} />
-                    </td>
-                    <td>{formatTime(m.last_updated_timestamp)}</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        )}
-      </SearchedList>
+        label="Registered models"
+        rowKey={(m) => m.name}
+        columns={[
+          { header: 'Name', cell: (m) => <Link href={modelHref(m.name)}>{m.name}</Link> },
+          {
+            header: 'Latest version',
+            cell: (m) => {
+              const latest = Math.max(0, ...(m.latest_versions ?? []).map((v) => Number(v.version)));
+              return latest ? <Link href={versionHref(m.name, String(latest))}>Version {latest}</Link> : '—';
+            },
+          },
+          { header: 'Aliases', cell: (m) => <Aliases aliases={(m.aliases ?? []).map((a) => `${a.alias} → v${a.version}`)} /> },
+          { header: 'Last update', cell: (m) => formatTime(m.last_updated_timestamp) },
+        ]}
+      />
     </section>
   );
 }

@@ -95,35 +95,28 @@ export function MonitoringPage({ loc }: { loc: Location }) {
           return { items: (r.monitors ?? []).filter((m) => nameMatches(q, m.deployment)) };
         }}
         empty="No monitors yet. Create one for a deployment with the monitors API (or run mlforge demo)."
-      >
-        {(monitors) => (
-          <table class="data" aria-label="Monitors">
-            <thead>
-              <tr>
-                <th scope="col">Deployment</th>
-                <th scope="col">Window</th>
-                <th scope="col">Reference</th>
-                <th scope="col">Method</th>
-                <th scope="col">Firing alerts</th>
-              </tr>
-            </thead>
-            <tbody>
-              {monitors.map((m) => (
-                <tr key={m.deployment}>
-                  <td>
-                    <Link href={monitorHref(m.deployment)}>{m.deployment}</Link>
-                    {!m.enabled && <span class="badge">disabled</span>}
-                  </td>
-                  <td>{formatNumber(m.window_seconds)} s</td>
-                  <td>{referenceText(m)}</td>
-                  <td>{m.drift.method}</td>
-                  <td class="num">{firing.data ? (firing.data.alerts ?? []).filter((a) => a.deployment === m.deployment).length : '…'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </SearchedList>
+        label="Monitors"
+        rowKey={(m) => m.deployment}
+        columns={[
+          {
+            header: 'Deployment',
+            cell: (m) => (
+              <>
+                <Link href={monitorHref(m.deployment)}>{m.deployment}</Link>
+                {!m.enabled && <span class="badge">disabled</span>}
+              </>
+            ),
+          },
+          { header: 'Window', cell: (m) => `${formatNumber(m.window_seconds)} s` },
+          { header: 'Reference', cell: (m) => referenceText(m) },
+          { header: 'Method', cell: (m) => m.drift.method },
+          {
+            header: 'Firing alerts',
+            class: 'num',
+            cell: (m) => (firing.data ? (firing.data.alerts ?? []).filter((a) => a.deployment === m.deployment).length : '…'),
+          },
+        ]}
+      />
       <h2>Firing alerts</h2>
       <Async state={firing} what="alerts">
         {(data) => <AlertsTable alerts={data.alerts ?? []} showDeployment />}
