@@ -13,6 +13,19 @@ export const color = (i: number) => COLORS[i % COLORS.length];
 // shows repeated labels; 6 significant digits keep them distinct.
 const tickValues = (_u: uPlot, ticks: number[]) => ticks.map((t) => String(Number(t.toPrecision(6))));
 
+// A y axis as wide as its longest label: uPlot's fixed default cut the
+// minus sign off labels such as "-0.025" on narrow charts.
+function fittedSize(u: uPlot, values: string[], axisIdx: number, cycleNum: number): number {
+  // uPlot keeps the resolved font as [css, px] and the last size as _size.
+  const axis = u.axes[axisIdx] as uPlot.Axis & { font?: unknown; _size?: number };
+  if (cycleNum > 1 && axis._size) return axis._size; // settled: no relayout loop
+  const longest = (values ?? []).reduce((a, v) => (String(v).length > a.length ? String(v) : a), '');
+  if (Array.isArray(axis.font)) u.ctx.font = String(axis.font[0]);
+  const text = longest ? u.ctx.measureText(longest).width / devicePixelRatio : 0;
+  return Math.ceil((axis.ticks?.size ?? 10) + (axis.gap ?? 5) + text + 4);
+}
+const yAxis = (label?: string): uPlot.Axis => ({ label, values: tickValues, size: fittedSize });
+
 export interface Series {
   label: string;
   x: ArrayLike<number>; // sorted ascending
@@ -179,7 +192,7 @@ export function LineChart({
                 size: 56, // room for a second line with the date
               }
             : { label: xLabel },
-          { values: tickValues },
+          yAxis(),
         ],
         series: [
           { label: xLabel },
@@ -254,7 +267,7 @@ export function ScatterChart({
             values: categories ? (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? categories[t] ?? '' : '')) : tickValues,
             incrs: categories ? [1] : undefined,
           },
-          { label: yLabel, values: tickValues },
+          yAxis(yLabel),
         ],
         series: [
           { label: xLabel, value: categories ? (_u, v) => (v == null ? '' : categories[v] ?? String(v)) : undefined },
