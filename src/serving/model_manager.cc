@@ -402,8 +402,9 @@ class ModelManager final : public ServingEngine {
     std::vector<std::shared_ptr<ServedVersion>> standby;
   };
 
+  // At normal priority (see GetOrLoad): loads, the heavy part, run at
+  // background priority on their own threads.
   void Loop(std::stop_token stop) {
-    LowerThreadPriority();
     uint64_t seen = 0;
     while (!stop.stop_requested()) {
       {
@@ -671,15 +672,9 @@ class ModelManager final : public ServingEngine {
     return m;
   }
 
-  // The runtime of a resolved version: the loaded one if any deployment
-  // still holds it, else loaded and warmed now.
-  Result<std::shared_ptr<const ModelRuntime>> GetOrLoad(const ResolvedModel& r) {
-    const std::string key = r.package_dir.string();
-    if (auto it = runtimes_.find(key); it != runtimes_.end()) {
-      if (auto alive = it->second.lock()) return alive;
-      runtimes_.erase(it);
-    }
-    const auto start = SteadyClock::now();
+  // Loads a version and runs one row through it, so the first request pays no
+  // lazy initialisation and a model that cannot predict is never swapped in.
+  Result<std::unique_ptr<ModelRuntime>> LoadAndWarm(const ResolvedModel& r) const {
     Result<std::unique_ptr<ModelRuntime>> loaded = Err(Internal("not loaded"));
     try {
       loaded = options_.loader(r.package_dir);
@@ -687,13 +682,10 @@ class ModelManager final : public ServingEngine {
       loaded = Err(Internal(std::string("the loader threw: ") + e.what()));
     }
     if (!loaded) {
-      loads_failed_->Inc();
       return Err(
           Status(loaded.error().code(), fmt::format("cannot load {} version {}: {}", r.model_name,
                                                     r.version, loaded.error().message())));
     }
-    // Warm-up: one row through the model, so the first request pays no
-    // lazy initialisation and a model that cannot predict is never swapped in.
     FeatureBatch warm;
     warm.rows = 1;
     warm.cols = static_cast<int64_t>((*loaded)->signature().inputs.size());
@@ -705,10 +697,34 @@ class ModelManager final : public ServingEngine {
       predicted = Err(Internal(std::string("the model threw: ") + e.what()));
     }
     if (!predicted) {
-      loads_failed_->Inc();
       return Err(Status(predicted.error().code(),
                         fmt::format("{} version {} failed its warm-up prediction: {}", r.model_name,
                                     r.version, predicted.error().message())));
+    }
+    return loaded;
+  }
+
+  // The runtime of a resolved version: the loaded one if any deployment
+  // still holds it, else loaded and warmed now.
+  Result<std::shared_ptr<const ModelRuntime>> GetOrLoad(const ResolvedModel& r) {
+    const std::string key = r.package_dir.string();
+    if (auto it = runtimes_.find(key); it != runtimes_.end()) {
+      if (auto alive = it->second.lock()) return alive;
+      runtimes_.erase(it);
+    }
+    const auto start = SteadyClock::now();
+    // Loaded and warmed at background priority on a thread of its own, not on
+    // this one: the batch threads this thread starts inherit its nice value,
+    // and an unprivileged thread cannot raise its own back. (They did inherit
+    // it: every model's batch thread ran at nice 19 behind the I/O threads.)
+    Result<std::unique_ptr<ModelRuntime>> loaded = Err(Internal("not loaded"));
+    std::jthread([&] {
+      LowerThreadPriority();
+      loaded = LoadAndWarm(r);
+    }).join();
+    if (!loaded) {
+      loads_failed_->Inc();
+      return Err(loaded.error());
     }
     loads_ok_->Inc();
     loaded_models_->Add(1);

@@ -3,6 +3,9 @@
 // aliases tests move. Header-only; thread-safe where the engine needs it.
 #pragma once
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -20,11 +23,23 @@ namespace mlforge::serving::testing {
 
 // Predicts version * 1000 + sum of the row's features, so an answer tells
 // which version produced it. Immutable; thread-safe.
+inline constexpr int kNoNice = 100;  // not a nice value: nothing recorded yet
+
+// The calling thread's nice value (Linux: per thread).
+inline int ThreadNice() {
+  return getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+}
+
 class FakeRuntime final : public ModelRuntime {
  public:
   FakeRuntime(int64_t version, int cols, std::chrono::microseconds delay = {},
-              std::atomic<int64_t>* batches = nullptr, std::atomic<int64_t>* max_rows = nullptr)
-      : version_(version), delay_(delay), batches_(batches), max_rows_(max_rows) {
+              std::atomic<int64_t>* batches = nullptr, std::atomic<int64_t>* max_rows = nullptr,
+              std::atomic<int>* predict_nice = nullptr)
+      : version_(version),
+        delay_(delay),
+        batches_(batches),
+        max_rows_(max_rows),
+        predict_nice_(predict_nice) {
     for (int i = 0; i < cols; ++i) {
       signature_.inputs.push_back({"x" + std::to_string(i), ColumnType::kDouble, true});
     }
@@ -38,6 +53,7 @@ class FakeRuntime final : public ModelRuntime {
     }
     if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
     if (batches_ != nullptr) batches_->fetch_add(1);
+    if (predict_nice_ != nullptr) predict_nice_->store(ThreadNice());
     if (max_rows_ != nullptr) {
       int64_t seen = max_rows_->load();
       while (in.rows > seen && !max_rows_->compare_exchange_weak(seen, in.rows)) {
@@ -61,6 +77,7 @@ class FakeRuntime final : public ModelRuntime {
   std::chrono::microseconds delay_;
   std::atomic<int64_t>* batches_;
   std::atomic<int64_t>* max_rows_;
+  std::atomic<int>* predict_nice_;
 };
 
 // Model versions live at "fake/<model>/<version>". Tests say which
@@ -100,6 +117,7 @@ class FakeModels final : public ModelSource {
   ModelLoader Loader() {
     return [this](const std::filesystem::path& dir) -> Result<std::unique_ptr<ModelRuntime>> {
       loads_.fetch_add(1);
+      load_nice.store(ThreadNice());
       {
         std::lock_guard lock(mu_);
         if (broken_.contains(dir.string())) {
@@ -108,12 +126,16 @@ class FakeModels final : public ModelSource {
       }
       const int64_t version = std::stoll(dir.filename().string());
       return std::unique_ptr<ModelRuntime>(std::make_unique<FakeRuntime>(
-          version, 2, std::chrono::microseconds(delay_us_.load()), &batches, &max_batch_rows));
+          version, 2, std::chrono::microseconds(delay_us_.load()), &batches, &max_batch_rows,
+          &predict_nice));
     };
   }
 
   std::atomic<int64_t> batches{0};
   std::atomic<int64_t> max_batch_rows{0};
+  // The nice value of the thread that last loaded / last predicted.
+  std::atomic<int> load_nice{kNoNice};
+  std::atomic<int> predict_nice{kNoNice};
 
  private:
   std::mutex mu_;

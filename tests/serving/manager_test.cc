@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/metrics.h"
+#include "base/thread_priority.h"
 #include "serving/deploy_test_util.h"
 #include "serving/model_manager.h"
 #include "serving/serving.h"
@@ -148,6 +149,21 @@ TEST_F(ManagerTest, ServesWhatTheStoreHoldsAtStart) {
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->flavor, "test.fake");
   EXPECT_EQ(info->signature.inputs.size(), 2u);
+}
+
+// A thread's nice value is inherited by the threads it starts: batch threads
+// started by a background-priority thread used to run at nice 19, behind the
+// I/O threads whose requests they answer.
+TEST_F(ManagerTest, BatchThreadsKeepNormalPriorityWhileLoadsRunInTheBackground) {
+  const int normal = testing::ThreadNice();
+  Create("fraud-api", {AliasRoute("fraud", "champion")});
+  StartEngine();
+  Answer a = Ask(*engine_, "fraud-api", 2);
+  ASSERT_TRUE(a.status.ok()) << a.status.ToString();
+  EXPECT_EQ(models_.predict_nice.load(), normal) << "the batch thread's nice value";
+  if (normal < kBackgroundNice) {
+    EXPECT_EQ(models_.load_nice.load(), kBackgroundNice) << "the loading thread's nice value";
+  }
 }
 
 TEST_F(ManagerTest, AliasMoveAndRouteChangeSwapAndUnloadTheOldVersion) {
