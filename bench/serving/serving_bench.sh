@@ -137,17 +137,12 @@ interleave() {  # $1 = on-phase command, $2 = off-phase command (each runs one l
 # runs at c=16; every move swaps the routing snapshot (a version loads and
 # warms the first time; later moves find it warm in standby).
 swap_phase() {
-  (
-    taskset -cp 1 "$BASHPID" >/dev/null  # the mover's curl must not take the server's core
-    v=2
-    for _ in $(seq 1 $((phase_s - 1))); do
-      sleep 1
-      curl -sf -X POST "$url/api/2.0/mlflow/registered-models/alias" -H 'Content-Type: application/json' \
-        -d "{\"name\": \"bench\", \"alias\": \"champion\", \"version\": \"$v\"}" >/dev/null
-      v=$((3 - v))
-    done
-  ) &
-  local mover=$!
+  # One mover process for the phase (bench/serving/move_alias.py, on CPU 1, a
+  # keep-alive connection): a curl per move started a process on the load
+  # generator's core, which the open loop charged to the server.
+  coproc MOVER { taskset -c 1 /usr/bin/python3 "$here/move_alias.py" "$url" bench champion $((phase_s - 1)); }
+  local mover=$MOVER_PID ready
+  read -r ready <&"${MOVER[0]}"
   phase_load "$infer"
   wait "$mover"
   swaps=$((swaps + phase_s - 1))
