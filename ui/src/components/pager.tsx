@@ -50,7 +50,19 @@ export interface Column<T> {
   title?: (row: T) => string; // a cell's tooltip
 }
 
-export function DataTable<T>({ label, columns, rows, rowKey }: { label: string; columns: Column<T>[]; rows: T[]; rowKey: (row: T) => string }) {
+export function DataTable<T>({
+  label,
+  columns,
+  rows,
+  rowKey,
+  rowAttrs,
+}: {
+  label: string;
+  columns: Column<T>[];
+  rows: T[];
+  rowKey: (row: T) => string;
+  rowAttrs?: (row: T) => Record<string, string | number>; // data-* attributes tests and styles select on
+}) {
   return (
     <table class="data" aria-label={label}>
       <thead>
@@ -64,7 +76,7 @@ export function DataTable<T>({ label, columns, rows, rowKey }: { label: string; 
       </thead>
       <tbody>
         {rows.map((r) => (
-          <tr key={rowKey(r)}>
+          <tr key={rowKey(r)} {...rowAttrs?.(r)}>
             {columns.map((c) => (
               <td key={c.header} class={c.class} title={c.title?.(r)}>
                 {c.cell(r)}

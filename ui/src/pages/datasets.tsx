@@ -15,7 +15,7 @@ import {
   type ManifestEntry,
 } from '../api';
 import { Async, Empty, useAsync } from '../components/async';
-import { PagedTable } from '../components/pager';
+import { DataTable, PagedTable, type Column } from '../components/pager';
 import { SearchedList, nameMatches } from '../components/search';
 import { formatBytes, formatNumber, formatTime, shortId } from '../format';
 import { Link, href, navigate, type Location } from '../router';
@@ -89,6 +89,30 @@ function DiffForm({ name, versions, a, b }: { name: string; versions: DatasetVer
   );
 }
 
+// The versions table, newest first; each row links to its diff with the one before.
+function versionColumns(name: string): Column<{ v: DatasetVersion; previous?: DatasetVersion }>[] {
+  return [
+    { header: 'Version', cell: ({ v }) => <Link href={versionHref(name, v.version)}>Version {v.version}</Link> },
+    { header: 'Files', class: 'num', cell: ({ v }) => formatNumber(v.file_count) },
+    { header: 'Size', class: 'num', cell: ({ v }) => formatBytes(v.size) },
+    { header: 'Message', class: 'wrap', cell: ({ v }) => v.message || <span class="hint">—</span> },
+    { header: 'Version id', class: 'mono', title: ({ v }) => v.version_id, cell: ({ v }) => shortId(v.version_id, 12) },
+    { header: 'Created', cell: ({ v }) => formatTime(v.creation_time) },
+    {
+      header: 'Changes',
+      cell: ({ v, previous }) =>
+        previous ? (
+          <Link href={diffHref(name, previous.version, v.version)}>
+            Diff with v{previous.version}
+            <span class="sr-only"> (version {v.version})</span>
+          </Link>
+        ) : (
+          <span class="hint">first version</span>
+        ),
+    },
+  ];
+}
+
 export function DatasetPage({ name }: { name: string }) {
   const state = useAsync(
     async (signal) => {
@@ -114,48 +138,13 @@ export function DatasetPage({ name }: { name: string }) {
               <>
                 {versions.length > 1 && <DiffForm name={name} versions={versions} />}
                 <div class="table-wrap">
-                  <table class="data" aria-label="Dataset versions">
-                    <thead>
-                      <tr>
-                        <th scope="col">Version</th>
-                        <th scope="col">Files</th>
-                        <th scope="col">Size</th>
-                        <th scope="col">Message</th>
-                        <th scope="col">Version id</th>
-                        <th scope="col">Created</th>
-                        <th scope="col">Changes</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {versions.map((v, i) => {
-                        const previous = versions[i + 1];
-                        return (
-                          <tr key={v.version} data-version={v.version}>
-                            <td>
-                              <Link href={versionHref(name, v.version)}>Version {v.version}</Link>
-                            </td>
-                            <td class="num">{formatNumber(v.file_count)}</td>
-                            <td class="num">{formatBytes(v.size)}</td>
-                            <td class="wrap">{v.message || <span class="hint">—</span>}</td>
-                            <td class="mono" title={v.version_id}>
-                              {shortId(v.version_id, 12)}
-                            </td>
-                            <td>{formatTime(v.creation_time)}</td>
-                            <td>
-                              {previous ? (
-                                <Link href={diffHref(name, previous.version, v.version)}>
-                                  Diff with v{previous.version}
-                                  <span class="sr-only"> (version {v.version})</span>
-                                </Link>
-                              ) : (
-                                <span class="hint">first version</span>
-                              )}
-                            </td>
-                          </tr>
-                        );
-                      })}
-                    </tbody>
-                  </table>
+                  <DataTable
+                    label="Dataset versions"
+                    columns={versionColumns(name)}
+                    rows={versions.map((v, i) => ({ v, previous: versions[i + 1] }))}
+                    rowKey={(r) => String(r.v.version)}
+                    rowAttrs={(r) => ({ 'data-version': r.v.version })}
+                  />
                 </div>
               </>
             )}
@@ -278,31 +267,24 @@ interface DiffData {
   unchanged?: number;
 }
 
+const fileCell = (f?: ManifestEntry) => (f ? `${formatBytes(f.size)} · ${shortId(f.sha256, 12)}` : '—');
+const DIFF_COLUMNS: Column<DiffRow>[] = [
+  { header: 'Change', cell: (r) => <span class={`badge change-${r.change}`}>{r.change}</span> },
+  { header: 'Path', class: 'mono wrap', cell: (r) => r.path },
+  { header: 'Before', class: 'mono', cell: (r) => fileCell(r.before) },
+  { header: 'After', class: 'mono', cell: (r) => fileCell(r.after) },
+];
+
 function DiffTable({ rows }: { rows: DiffRow[] }) {
   return (
     <div class="table-wrap">
-      <table class="data" aria-label="Changed files">
-        <thead>
-          <tr>
-            <th scope="col">Change</th>
-            <th scope="col">Path</th>
-            <th scope="col">Before</th>
-            <th scope="col">After</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.slice(0, DIFF_ROWS).map((r) => (
-            <tr key={r.path} data-change={r.change}>
-              <td>
-                <span class={`badge change-${r.change}`}>{r.change}</span>
-              </td>
-              <td class="mono wrap">{r.path}</td>
-              <td class="mono">{r.before ? `${formatBytes(r.before.size)} · ${shortId(r.before.sha256, 12)}` : '—'}</td>
-              <td class="mono">{r.after ? `${formatBytes(r.after.size)} · ${shortId(r.after.sha256, 12)}` : '—'}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <DataTable
+        label="Changed files"
+        columns={DIFF_COLUMNS}
+        rows={rows.slice(0, DIFF_ROWS)}
+        rowKey={(r) => r.path}
+        rowAttrs={(r) => ({ 'data-change': r.change })}
+      />
     </div>
   );
 }

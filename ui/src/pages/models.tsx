@@ -16,6 +16,7 @@ import {
   type RegisteredModel,
 } from '../api';
 import { Async, Empty, ErrorBox, useAsync } from '../components/async';
+import { DataTable, type Column } from '../components/pager';
 import { SearchedList } from '../components/search';
 import { formatBytes, formatNumber, formatTime, shortId } from '../format';
 import { Link, type Location } from '../router';
@@ -201,6 +202,21 @@ function StageCell({ v, reload }: { v: ModelVersion; reload: () => void }) {
   );
 }
 
+// The versions table; the last column moves a version's stage.
+function versionColumns(name: string, reload: () => void): Column<ModelVersion>[] {
+  return [
+    { header: 'Version', cell: (v) => <Link href={versionHref(name, v.version)}>Version {v.version}</Link> },
+    {
+      header: 'Stage',
+      cell: (v) => <span class={`badge stage-${(v.current_stage ?? 'none').toLowerCase()}`}>{v.current_stage ?? 'None'}</span>,
+    },
+    { header: 'Aliases', class: 'aliases', cell: (v) => <Aliases aliases={v.aliases ?? []} /> },
+    { header: 'Run', cell: (v) => (v.run_id ? <Link href={`/runs/${encodeURIComponent(v.run_id)}`}>{shortId(v.run_id)}</Link> : '—') },
+    { header: 'Created', cell: (v) => formatTime(v.creation_timestamp) },
+    { header: 'Change stage', cell: (v) => <StageCell key={`${v.version}-${v.current_stage}`} v={v} reload={reload} /> },
+  ];
+}
+
 export function ModelPage({ name }: { name: string }) {
   const state = useAsync(
     async (signal) => {
@@ -225,38 +241,13 @@ export function ModelPage({ name }: { name: string }) {
               <Empty>No versions yet.</Empty>
             ) : (
               <div class="table-wrap">
-                <table class="data" aria-label="Model versions">
-                  <thead>
-                    <tr>
-                      <th scope="col">Version</th>
-                      <th scope="col">Stage</th>
-                      <th scope="col">Aliases</th>
-                      <th scope="col">Run</th>
-                      <th scope="col">Created</th>
-                      <th scope="col">Change stage</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {versions.map((v) => (
-                      <tr key={v.version} data-version={v.version}>
-                        <td>
-                          <Link href={versionHref(name, v.version)}>Version {v.version}</Link>
-                        </td>
-                        <td>
-                          <span class={`badge stage-${(v.current_stage ?? 'none').toLowerCase()}`}>{v.current_stage ?? 'None'}</span>
-                        </td>
-                        <td class="aliases">
-                          <Aliases aliases={v.aliases ?? []} />
-                        </td>
-                        <td>{v.run_id ? <Link href={`/runs/${encodeURIComponent(v.run_id)}`}>{shortId(v.run_id)}</Link> : '—'}</td>
-                        <td>{formatTime(v.creation_timestamp)}</td>
-                        <td>
-                          <StageCell key={`${v.version}-${v.current_stage}`} v={v} reload={state.reload} />
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
+                <DataTable
+                  label="Model versions"
+                  columns={versionColumns(name, state.reload)}
+                  rows={versions}
+                  rowKey={(v) => String(v.version)}
+                  rowAttrs={(v) => ({ 'data-version': v.version })}
+                />
               </div>
             )}
           </>
