@@ -145,7 +145,27 @@ struct DeploymentState {
   std::map<std::string, std::pair<ColumnKind, std::vector<double>>, std::less<>> layout;
   std::ofstream raw_log;
   uint64_t raw_log_bytes = 0;
+  // Sampled predictions not stored yet: the label join's next chunk.
+  std::vector<PredictionRecord> pending;
 };
+
+// A chunk of one deployment's predictions, on its way to the store.
+struct PredictionChunk {
+  std::string deployment;
+  std::vector<PredictionRecord> predictions;
+};
+// A chunk is stored at this many predictions, or once its oldest is a
+// second old: one row insert per chunk instead of one per prediction.
+constexpr size_t kChunkPredictions = 2048;
+constexpr int64_t kChunkMaxAgeMs = 1000;
+
+// The first output of each row: what labels are compared with.
+std::vector<double> FirstOutputs(std::span<const double> outputs, size_t columns) {
+  std::vector<double> first;
+  const size_t step = std::max<size_t>(columns, 1);
+  for (size_t i = 0; i < outputs.size(); i += step) first.push_back(outputs[i]);
+  return first;
+}
 
 double Percentile(const QuantileSketch& s, double q) { return s.empty() ? kNaN : s.Quantile(q); }
 
@@ -278,7 +298,7 @@ class LiveMonitorImpl final : public LiveMonitor {
 
   Result<WindowResult> CloseWindow(std::string_view deployment) override {
     std::lock_guard drain(drain_mu_);
-    DrainLocked();
+    DrainLocked(/*store_all=*/true);
     MonitorConfig config;
     Window window;
     // Everything applied so far has a timestamp <= now, so the window [start,
@@ -300,6 +320,7 @@ class LiveMonitorImpl final : public LiveMonitor {
 
   Status IngestPredictions(std::vector<IngestedPrediction> predictions) override {
     const int64_t now = clock_.NowMillis();
+    std::map<std::string_view, std::vector<PredictionRecord>> records;
     {
       std::lock_guard drain(drain_mu_);
       std::lock_guard lock(state_mu_);
@@ -320,9 +341,16 @@ class LiveMonitorImpl final : public LiveMonitor {
           }
           ++st.window.rows;
         }
+        records[p.deployment].push_back(PredictionRecord{
+            .request_id = p.request_id,
+            .timestamp_ms = p.timestamp_ms,
+            .outputs = FirstOutputs(p.outputs, cols)});
       }
     }
-    return store_.PutPredictions(predictions);
+    for (const auto& [deployment, chunk] : records) {
+      RETURN_IF_ERROR(store_.PutPredictions(deployment, chunk));
+    }
+    return Status::Ok();
   }
 
   Status IngestLabels(std::vector<GroundTruth> labels) override {
@@ -338,10 +366,11 @@ class LiveMonitorImpl final : public LiveMonitor {
         ids[g.deployment].push_back(g.request_id);
       }
     }
-    // Predictions captured from serving may still be queued: store them first.
+    // Predictions captured from serving may still be queued or pending:
+    // store them first.
     {
       std::lock_guard drain(drain_mu_);
-      DrainLocked();
+      DrainLocked(/*store_all=*/true);
     }
     RETURN_IF_ERROR(store_.PutLabels(labels));
     // Delayed labels: recompute the performance of closed windows they fall in.
@@ -409,7 +438,7 @@ class LiveMonitorImpl final : public LiveMonitor {
       thread_.join();
     }
     std::lock_guard drain(drain_mu_);
-    DrainLocked();
+    DrainLocked(/*store_all=*/true);
   }
 
  private:
@@ -577,7 +606,7 @@ class LiveMonitorImpl final : public LiveMonitor {
   }
 
   // REQUIRES: state_mu_ held.
-  void ApplyLocked(CapturedRequest& r, std::vector<IngestedPrediction>& to_store) {
+  void ApplyLocked(CapturedRequest& r) {
     auto it = states_.find(r.deployment);
     if (it == states_.end()) return;  // monitor deleted meanwhile
     DeploymentState& st = *it->second;
@@ -605,13 +634,33 @@ class LiveMonitorImpl final : public LiveMonitor {
     }
     w.rows += static_cast<uint64_t>(r.rows);
     if (st.config.raw_log && !options_.raw_log_dir.empty()) WriteRawLog(st, r);
-    IngestedPrediction p;
-    p.deployment = r.deployment;
-    p.request_id = r.request_id;
-    p.timestamp_ms = r.timestamp_ms;
-    p.output_names = r.output_names;  // copies: r's buffers go back to the queue
-    p.outputs = r.outputs;
-    to_store.push_back(std::move(p));
+    st.pending.push_back(PredictionRecord{.request_id = r.request_id,  // copied: r's buffers
+                                          .timestamp_ms = r.timestamp_ms,  // go back to the queue
+                                          .outputs = FirstOutputs(r.outputs, ocols)});
+  }
+
+  // REQUIRES: state_mu_ held. Moves out the pending predictions due for the
+  // store: full chunks, chunks whose oldest was made at or before
+  // oldest_cutoff_ms, or (all) every one.
+  void TakeChunksLocked(bool all, int64_t oldest_cutoff_ms, std::vector<PredictionChunk>& out) {
+    for (auto& [name, st] : states_) {
+      if (st->pending.empty()) continue;
+      if (all || st->pending.size() >= kChunkPredictions ||
+          st->pending.front().timestamp_ms <= oldest_cutoff_ms) {
+        out.push_back(PredictionChunk{.deployment = name, .predictions = std::move(st->pending)});
+        st->pending.clear();
+      }
+    }
+  }
+
+  void StoreChunks(std::vector<PredictionChunk>& chunks) {
+    for (const PredictionChunk& c : chunks) {
+      if (Status s = store_.PutPredictions(c.deployment, c.predictions); !s.ok()) {
+        log::Warn("monitor: cannot store {} captured predictions of '{}': {}",
+                  c.predictions.size(), c.deployment, s.ToString());
+      }
+    }
+    chunks.clear();
   }
 
   // JSON Lines, one file per deployment; at raw_log_max_bytes the file is
@@ -656,14 +705,15 @@ class LiveMonitorImpl final : public LiveMonitor {
   // REQUIRES: drain_mu_ held.
   // Drains at most one queue's worth, so every request queued before the call
   // and none of an endless stream: under sustained capture the queue never
-  // empties, and an unbounded drain kept windows from closing. Returns
-  // whether requests remain.
-  bool DrainLocked() {
-    std::vector<IngestedPrediction> to_store;
+  // empties, and an unbounded drain kept windows from closing. Stores full
+  // and second-old chunks of predictions (store_all: every pending one).
+  // Returns whether requests remain.
+  bool DrainLocked(bool store_all = false) {
+    std::vector<PredictionChunk> chunks;
     CapturedRequest r;
     size_t budget = queue_.capacity();
     bool more = true;
-    while (more) {
+    while (more && budget > 0) {
       // Short steps (16 requests), each followed by YieldCore: an idle-policy
       // thread picked while a request thread was runnable keeps the core
       // until it blocks, yields or the next tick (4 ms); perf sched showed it.
@@ -676,23 +726,19 @@ class LiveMonitorImpl final : public LiveMonitor {
             more = false;
             break;
           }
-          ApplyLocked(r, to_store);
+          ApplyLocked(r);
           processed_.fetch_add(1, std::memory_order_relaxed);
         }
+        TakeChunksLocked(/*all=*/false, INT64_MIN, chunks);  // full chunks only
       }
-      const bool last = !more || budget == 0;
-      // Stored in steps too (32 predictions a transaction): one transaction
-      // per drain held the core for many ticks.
-      if (last || to_store.size() >= 32) {
-        if (Status s = store_.PutPredictions(to_store); !s.ok()) {
-          log::Warn("monitor: cannot store {} captured predictions: {}", to_store.size(),
-                    s.ToString());
-        }
-        to_store.clear();
-      }
-      if (last) break;
-      YieldCore();
+      StoreChunks(chunks);
+      if (more && budget > 0) YieldCore();
     }
+    {
+      std::lock_guard lock(state_mu_);
+      TakeChunksLocked(store_all, clock_.NowMillis() - kChunkMaxAgeMs, chunks);
+    }
+    StoreChunks(chunks);
     return more;
   }
 
@@ -771,11 +817,23 @@ class LiveMonitorImpl final : public LiveMonitor {
         due.emplace_back(st->config, std::exchange(st->window, NewWindow(next)));
       }
     }
+    const int64_t retention_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.prediction_retention)
+            .count();
     for (size_t i = 0; i < due.size(); ++i) {
       auto& [config, window] = due[i];
-      if (window.rows == 0 && window.requests == 0) continue;  // nothing happened
-      auto r = Finish(config, std::move(window), ends[i]);
-      if (!r) log::Warn("monitor: closing a window of '{}': {}", config.deployment, r.error().ToString());
+      if (window.rows != 0 || window.requests != 0) {  // else nothing happened
+        auto r = Finish(config, std::move(window), ends[i]);
+        if (!r) {
+          log::Warn("monitor: closing a window of '{}': {}", config.deployment,
+                    r.error().ToString());
+        }
+      }
+      if (auto pruned = store_.PrunePredictions(config.deployment, ends[i] - retention_ms);
+          !pruned) {
+        log::Warn("monitor: pruning predictions of '{}': {}", config.deployment,
+                  pruned.error().ToString());
+      }
     }
   }
 

@@ -997,6 +997,14 @@ struct GroundTruth {
   std::vector<double> values;
 };
 
+// What the label join keeps of a prediction: its request id, when it was
+// made, and its first output per row.
+struct PredictionRecord {
+  std::string request_id;
+  int64_t timestamp_ms = 0;
+  std::vector<double> outputs;
+};
+
 // A prediction's first output per row beside its label, for performance.
 struct LabelledRow {
   double prediction = 0;
@@ -1040,16 +1048,28 @@ class MonitorStore {
                                                int64_t to_ms, int max_results,
                                                std::string_view page_token) = 0;
 
-  // Later copies of a (deployment, request id) replace earlier ones.
-  virtual Status PutPredictions(std::span<const IngestedPrediction> predictions) = 0;
+  // Appends one chunk of a deployment's predictions (one row, however many
+  // predictions: the capture worker stores thousands a second). A label
+  // already stored for one of these request ids is matched to it at once;
+  // of two predictions with one request id, the later (by timestamp) wins.
+  virtual Status PutPredictions(std::string_view deployment,
+                                std::span<const PredictionRecord> predictions) = 0;
+  // Stores labels (a later label for a request id replaces the earlier) and
+  // matches each unmatched one to its prediction: the stored chunks are
+  // searched newest first, until every label is matched or the chunks end.
   virtual Status PutLabels(std::span<const GroundTruth> labels) = 0;
   // Labelled rows of predictions made in [from_ms, to_ms).
   virtual Result<std::vector<LabelledRow>> JoinLabels(std::string_view deployment, int64_t from_ms,
                                                       int64_t to_ms) = 0;
-  // Start times of the deployment's stored windows holding predictions of
-  // these request ids (to recompute performance when labels arrive late).
+  // Start times of the deployment's stored windows holding the predictions
+  // these request ids' labels matched (to recompute performance when labels
+  // arrive late).
   virtual Result<std::vector<int64_t>> WindowsOfRequests(std::string_view deployment,
                                                          std::span<const std::string> ids) = 0;
+  // Retention: drops the deployment's prediction chunks whose last prediction
+  // is older than before_ms (labels matched already keep their prediction).
+  // Returns how many predictions went.
+  virtual Result<int64_t> PrunePredictions(std::string_view deployment, int64_t before_ms) = 0;
 };
 
 // Applies the "monitor" schema migrations (mlforge db upgrade).
@@ -1096,6 +1116,8 @@ struct LiveMonitorOptions {
   std::filesystem::path raw_log_dir;
   uint64_t raw_log_max_bytes = 64 << 20;
   MetricObserver* observer = nullptr;  // optional; must outlive the monitor
+  // How long stored predictions wait for their labels (pruned as windows close).
+  std::chrono::hours prediction_retention{24 * 7};
   // Optional; must outlive the monitor. A monitor naming a model version or
   // dataset whose profile is not stored yet gets it computed and stored.
   ReferenceSource* references = nullptr;

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,8 +19,9 @@ namespace mlforge::monitor {
 namespace {
 
 // Configs, results, references are read and written whole, so they are JSON
-// in one column. Predictions and labels are keyed by (deployment, request id)
-// for the join; a prediction keeps its first output per row.
+// in one column. Labels are keyed by (deployment, request id); predictions
+// (first output per row) are appended in chunks, one row per chunk, and a
+// label copies its prediction in when it is matched (see v2).
 // clang-format off
 constexpr std::string_view kV1 =
     "CREATE TABLE monitors ("
@@ -52,8 +55,51 @@ constexpr std::string_view kV1 =
     "  PRIMARY KEY (deployment, request_id));";
 // clang-format on
 
+// v2: predictions in chunks. A row per captured prediction keyed by its
+// (random) request id cost 20-30 us: every insert dirtied another page of
+// the key index, written whole to the WAL. A chunk row is one append; the
+// join by request id happens when labels arrive (fewer, and off the request
+// path), and the label keeps the matched prediction's time and outputs. Old
+// predictions move into one-prediction chunks.
+// clang-format off
+#define MLFORGE_MONITOR_V2(ID_COLUMN, PREDICTION_ENTRY)                                       \
+  "ALTER TABLE monitor_labels ADD COLUMN prediction_ts BIGINT;"                                 \
+  "ALTER TABLE monitor_labels ADD COLUMN prediction_json TEXT;"                                 \
+  "UPDATE monitor_labels SET"                                                                   \
+  "  prediction_ts = (SELECT p.timestamp FROM monitor_predictions p WHERE"                      \
+  "    p.deployment = monitor_labels.deployment AND p.request_id = monitor_labels.request_id)," \
+  "  prediction_json = (SELECT p.outputs_json FROM monitor_predictions p WHERE"                 \
+  "    p.deployment = monitor_labels.deployment AND p.request_id = monitor_labels.request_id);" \
+  "CREATE INDEX monitor_labels_by_prediction_time ON monitor_labels (deployment, prediction_ts);" \
+  "CREATE TABLE monitor_prediction_chunks ("                                                    \
+  "  chunk_id " ID_COLUMN ","                                                                  \
+  "  deployment TEXT NOT NULL,"                                                                 \
+  "  first_ts BIGINT NOT NULL,"                                                                 \
+  "  last_ts BIGINT NOT NULL,"                                                                  \
+  "  prediction_count BIGINT NOT NULL,"                                                         \
+  "  entries_json TEXT NOT NULL);"                                                              \
+  "CREATE INDEX monitor_prediction_chunks_by_id ON monitor_prediction_chunks (deployment, chunk_id);" \
+  "CREATE INDEX monitor_prediction_chunks_by_end ON monitor_prediction_chunks (deployment, last_ts);" \
+  "INSERT INTO monitor_prediction_chunks (deployment, first_ts, last_ts, prediction_count, entries_json)" \
+  "  SELECT deployment, timestamp, timestamp, 1, " PREDICTION_ENTRY                              \
+  "  FROM monitor_predictions ORDER BY deployment, timestamp;"                                  \
+  "DROP TABLE monitor_predictions;"
+constexpr std::string_view kV2Sqlite = MLFORGE_MONITOR_V2(
+    "INTEGER PRIMARY KEY AUTOINCREMENT",
+    "json_array(json_array(request_id, timestamp, json(outputs_json)))");
+constexpr std::string_view kV2Postgres = MLFORGE_MONITOR_V2(
+    "BIGSERIAL PRIMARY KEY",
+    "json_build_array(json_build_array(request_id, timestamp, outputs_json::json))::text");
+#undef MLFORGE_MONITOR_V2
+// clang-format on
+
 constexpr sql::Migration kMigrations[] = {
     {.version = 1, .name = "monitors", .sql = kV1, .sqlite = {}, .postgres = {}},
+    {.version = 2,
+     .name = "prediction_chunks",
+     .sql = {},
+     .sqlite = kV2Sqlite,
+     .postgres = kV2Postgres},
 };
 
 std::string ConfigJson(const MonitorConfig& c) {
@@ -92,6 +138,8 @@ std::vector<double> ReadNumbers(std::string_view text) {
   }
   return out;
 }
+
+using IdSet = std::set<std::string, std::less<>>;
 
 class MonitorStoreImpl final : public MonitorStore {
  public:
@@ -266,25 +314,37 @@ class MonitorStoreImpl final : public MonitorStore {
     return page;
   }
 
-  Status PutPredictions(std::span<const IngestedPrediction> predictions) override {
+  Status PutPredictions(std::string_view deployment,
+                        std::span<const PredictionRecord> predictions) override {
     if (predictions.empty()) return Status::Ok();
-    std::vector<std::string> outputs;
-    outputs.reserve(predictions.size());
-    for (const IngestedPrediction& p : predictions) {
-      // The first output of each row: what labels are compared with.
-      std::vector<double> first;
-      const size_t cols = p.output_names.empty() ? 1 : p.output_names.size();
-      for (size_t i = 0; i < p.outputs.size(); i += cols) first.push_back(p.outputs[i]);
-      outputs.push_back(NumbersJson(first));
+    // [["request id", timestamp, [first output per row]], ...]
+    json::Writer w;
+    w.StartArray();
+    int64_t first = predictions.front().timestamp_ms, last = first;
+    for (const PredictionRecord& p : predictions) {
+      w.StartArray().String(p.request_id).Int(p.timestamp_ms).StartArray();
+      for (double v : p.outputs) w.Double(v);
+      w.EndArray().EndArray();
+      first = std::min(first, p.timestamp_ms);
+      last = std::max(last, p.timestamp_ms);
     }
+    const std::string entries = w.EndArray().Take();
     return db_.Transact(sql::TxMode::kWrite, [&](sql::Connection& conn) -> Status {
-      for (size_t i = 0; i < predictions.size(); ++i) {
-        const IngestedPrediction& p = predictions[i];
-        RETURN_IF_ERROR(StatusOf(conn.Execute(
-            "INSERT INTO monitor_predictions (deployment, request_id, timestamp, outputs_json) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (deployment, request_id) DO UPDATE SET "
-            "timestamp = excluded.timestamp, outputs_json = excluded.outputs_json",
-            {p.deployment, p.request_id, p.timestamp_ms, outputs[i]})));
+      RETURN_IF_ERROR(StatusOf(conn.Execute(
+          "INSERT INTO monitor_prediction_chunks (deployment, first_ts, last_ts, "
+          "prediction_count, entries_json) VALUES (?, ?, ?, ?, ?)",
+          {deployment, first, last, static_cast<int64_t>(predictions.size()),
+           std::string_view(entries)})));
+      // Labels that came first (rare: ingested predictions sent after their
+      // labels, or a request id used again) are matched here; with no label
+      // for the deployment at all, one index probe is the whole cost.
+      bool any_label = false;
+      RETURN_IF_ERROR(conn.Query("SELECT 1 FROM monitor_labels WHERE deployment = ? LIMIT 1",
+                                 {deployment}, [&](const sql::Row&) { any_label = true; }));
+      if (!any_label) return Status::Ok();
+      for (const PredictionRecord& p : predictions) {
+        RETURN_IF_ERROR(MatchLabel(conn, deployment, p.request_id, p.timestamp_ms,
+                                   NumbersJson(p.outputs)));
       }
       return Status::Ok();
     });
@@ -294,7 +354,10 @@ class MonitorStoreImpl final : public MonitorStore {
     if (labels.empty()) return Status::Ok();
     std::vector<std::string> values;
     for (const GroundTruth& g : labels) values.push_back(NumbersJson(g.values));
-    return db_.Transact(sql::TxMode::kWrite, [&](sql::Connection& conn) -> Status {
+    // Per deployment, the labels still without a prediction.
+    std::map<std::string, IdSet, std::less<>> unmatched;
+    RETURN_IF_ERROR(db_.Transact(sql::TxMode::kWrite, [&](sql::Connection& conn) -> Status {
+      unmatched.clear();
       for (size_t i = 0; i < labels.size(); ++i) {
         const GroundTruth& g = labels[i];
         RETURN_IF_ERROR(StatusOf(conn.Execute(
@@ -302,9 +365,18 @@ class MonitorStoreImpl final : public MonitorStore {
             "VALUES (?, ?, ?, ?) ON CONFLICT (deployment, request_id) DO UPDATE SET "
             "timestamp = excluded.timestamp, values_json = excluded.values_json",
             {g.deployment, g.request_id, g.timestamp_ms, values[i]})));
+        RETURN_IF_ERROR(conn.Query(
+            "SELECT 1 FROM monitor_labels WHERE deployment = ? AND request_id = ? AND "
+            "prediction_ts IS NULL",
+            {g.deployment, g.request_id},
+            [&](const sql::Row&) { unmatched[g.deployment].insert(g.request_id); }));
       }
       return Status::Ok();
-    });
+    }));
+    for (auto& [deployment, ids] : unmatched) {
+      RETURN_IF_ERROR(MatchFromChunks(deployment, std::move(ids)));
+    }
+    return Status::Ok();
   }
 
   Result<std::vector<LabelledRow>> JoinLabels(std::string_view deployment, int64_t from_ms,
@@ -313,9 +385,9 @@ class MonitorStoreImpl final : public MonitorStore {
     RETURN_IF_ERROR(db_.Transact(sql::TxMode::kRead, [&](sql::Connection& conn) -> Status {
       pairs.clear();
       return conn.Query(
-          "SELECT p.outputs_json, l.values_json FROM monitor_predictions p JOIN monitor_labels l "
-          "ON l.deployment = p.deployment AND l.request_id = p.request_id "
-          "WHERE p.deployment = ? AND p.timestamp >= ? AND p.timestamp < ? ORDER BY p.timestamp",
+          "SELECT prediction_json, values_json FROM monitor_labels "
+          "WHERE deployment = ? AND prediction_ts >= ? AND prediction_ts < ? "
+          "ORDER BY prediction_ts",
           {deployment, from_ms, to_ms}, [&](const sql::Row& r) {
             pairs.emplace_back(std::string(r.GetText(0)), std::string(r.GetText(1)));
           });
@@ -341,9 +413,9 @@ class MonitorStoreImpl final : public MonitorStore {
       starts.clear();
       for (const std::string& id : ids) {
         RETURN_IF_ERROR(conn.Query(
-            "SELECT r.window_start FROM monitor_predictions p JOIN monitor_results r ON "
-            "r.deployment = p.deployment AND p.timestamp >= r.window_start AND "
-            "p.timestamp < r.window_end WHERE p.deployment = ? AND p.request_id = ?",
+            "SELECT r.window_start FROM monitor_labels l JOIN monitor_results r ON "
+            "r.deployment = l.deployment AND l.prediction_ts >= r.window_start AND "
+            "l.prediction_ts < r.window_end WHERE l.deployment = ? AND l.request_id = ?",
             {deployment, std::string_view(id)},
             [&](const sql::Row& r) { starts.push_back(r.GetInt(0)); }));
       }
@@ -354,7 +426,89 @@ class MonitorStoreImpl final : public MonitorStore {
     return starts;
   }
 
+  Result<int64_t> PrunePredictions(std::string_view deployment, int64_t before_ms) override {
+    int64_t pruned = 0;
+    RETURN_IF_ERROR(db_.Transact(sql::TxMode::kWrite, [&](sql::Connection& conn) -> Status {
+      pruned = 0;
+      RETURN_IF_ERROR(conn.Query(
+          "SELECT COALESCE(SUM(prediction_count), 0) FROM monitor_prediction_chunks "
+          "WHERE deployment = ? AND last_ts < ?",
+          {deployment, before_ms}, [&](const sql::Row& r) { pruned = r.GetInt(0); }));
+      if (pruned == 0) return Status::Ok();
+      return StatusOf(conn.Execute(
+          "DELETE FROM monitor_prediction_chunks WHERE deployment = ? AND last_ts < ?",
+          {deployment, before_ms}));
+    }));
+    return pruned;
+  }
+
  private:
+  // Copies a prediction into its label (if there is one), unless the label
+  // holds a later prediction of the same request id already.
+  static Status MatchLabel(sql::Connection& conn, std::string_view deployment,
+                           std::string_view request_id, int64_t timestamp_ms,
+                           std::string_view outputs_json) {
+    return StatusOf(conn.Execute(
+        "UPDATE monitor_labels SET prediction_ts = ?, prediction_json = ? "
+        "WHERE deployment = ? AND request_id = ? AND "
+        "(prediction_ts IS NULL OR prediction_ts <= ?)",
+        {timestamp_ms, outputs_json, deployment, request_id, timestamp_ms}));
+  }
+
+  // Searches the deployment's chunks newest first for these request ids, a
+  // page of chunks per read transaction (no write lock held while parsing),
+  // and matches each label to the latest prediction found.
+  Status MatchFromChunks(std::string_view deployment, IdSet ids) {
+    constexpr int64_t kChunksPerPage = 16;
+    struct Found {
+      int64_t timestamp_ms;
+      std::string outputs_json;
+    };
+    std::map<std::string, Found, std::less<>> found;
+    int64_t before = INT64_MAX;
+    while (!ids.empty()) {
+      std::vector<std::string> page;
+      RETURN_IF_ERROR(db_.Transact(sql::TxMode::kRead, [&](sql::Connection& conn) -> Status {
+        page.clear();
+        return conn.Query(
+            "SELECT chunk_id, entries_json FROM monitor_prediction_chunks "
+            "WHERE deployment = ? AND chunk_id < ? ORDER BY chunk_id DESC LIMIT ?",
+            {deployment, before, kChunksPerPage}, [&](const sql::Row& r) {
+              before = r.GetInt(0);
+              page.emplace_back(r.GetText(1));
+            });
+      }));
+      if (page.empty()) break;
+      for (const std::string& text : page) {
+        auto entries = json::Parse(text);
+        if (!entries || !entries->is_array()) continue;
+        for (const json::Value& e : entries->items()) {
+          if (!e.is_array() || e.items().size() != 3 || !e.items()[0].is_string()) continue;
+          const std::string_view id = e.items()[0].as_string();
+          auto want = ids.find(id);
+          if (want == ids.end()) continue;
+          const int64_t ts = static_cast<int64_t>(e.items()[1].as_double());
+          auto [it, fresh] = found.try_emplace(*want, Found{ts, {}});
+          if (fresh || ts >= it->second.timestamp_ms) {
+            json::Writer w;
+            w.Value(e.items()[2]);
+            it->second = Found{ts, w.Take()};
+          }
+        }
+      }
+      // Newest chunks first: an id found here has its latest copy in this
+      // page or a newer one (MatchLabel keeps the later by timestamp anyway).
+      for (const auto& [id, f] : found) ids.erase(id);
+    }
+    if (found.empty()) return Status::Ok();
+    return db_.Transact(sql::TxMode::kWrite, [&](sql::Connection& conn) -> Status {
+      for (const auto& [id, f] : found) {
+        RETURN_IF_ERROR(MatchLabel(conn, deployment, id, f.timestamp_ms, f.outputs_json));
+      }
+      return Status::Ok();
+    });
+  }
+
   sql::Database& db_;
   const Clock& clock_;
 };

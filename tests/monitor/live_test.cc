@@ -11,10 +11,12 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "base/clock.h"
 #include "base/json.h"
 #include "monitor/monitor.h"
+#include "sql/sql.h"
 #include "support/scratch_database.h"
 #include "support/temp_dir.h"
 
@@ -326,6 +328,195 @@ TEST_P(LiveMonitorTest, LabelsJoinPredictionsByRequestIdEvenWhenLate) {
   EXPECT_EQ(monitor_->IngestLabels({GroundTruth{.deployment = "nope", .request_id = "x"}}).code(),
             ErrorCode::kResourceDoesNotExist);
   EXPECT_EQ(monitor_->CloseWindow("nope").error().code(), ErrorCode::kResourceDoesNotExist);
+}
+
+// How many chunk rows hold how many predictions, for a deployment.
+std::pair<int64_t, int64_t> ChunkCounts(sql::Database& db, std::string_view deployment) {
+  std::pair<int64_t, int64_t> counts{-1, -1};
+  Status s = db.Transact(sql::TxMode::kRead, [&](sql::Connection& conn) {
+    return conn.Query(
+        "SELECT COUNT(*), COALESCE(SUM(prediction_count), 0) FROM monitor_prediction_chunks "
+        "WHERE deployment = ?",
+        {deployment}, [&](const sql::Row& r) { counts = {r.GetInt(0), r.GetInt(1)}; });
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return counts;
+}
+
+TEST_P(LiveMonitorTest, CapturedPredictionsAreStoredInChunksAndJoinLabelsThatComeLater) {
+  StartMonitor({.tick = 1h});
+  ASSERT_TRUE(monitor_->Create(Config("d"), nullptr).has_value());
+  const Table t = MakeTable(3000, 0, 0, 3);
+  for (CapturedRequest& r : Requests("d", t, "req", clock_.NowMillis())) {
+    ASSERT_TRUE(monitor_->Capture(r));
+  }
+  // Labels for one request of the first chunk and two of the last: each is
+  // its prediction plus 1 (an error of exactly 1).
+  std::vector<GroundTruth> labels;
+  for (int r : {5, 2500, 2999}) {
+    labels.push_back(GroundTruth{.deployment = "d",
+                                 .request_id = "req" + std::to_string(r),
+                                 .values = {t.columns[0].numbers[r] + t.columns[1].numbers[r] + 1}});
+  }
+  labels.push_back(GroundTruth{.deployment = "d", .request_id = "never-predicted", .values = {0}});
+  ASSERT_TRUE(monitor_->IngestLabels(labels).ok());  // drains the queue first
+  // 3,000 predictions in two rows (2,048 to a chunk), not a row each.
+  EXPECT_EQ(ChunkCounts(*db_, "d"), (std::pair<int64_t, int64_t>{2, 3000}));
+  clock_.Advance(1000);
+  auto w = monitor_->CloseWindow("d");
+  ASSERT_TRUE(w.has_value()) << w.error().ToString();
+  EXPECT_EQ(w->rows, 3000u);
+  EXPECT_EQ(w->labelled_rows, 3u);  // the label without a prediction joins nothing
+  std::map<std::string, double> perf(w->performance.begin(), w->performance.end());
+  EXPECT_NEAR(perf["mae"], 1.0, 1e-5);  // features travel as float
+}
+
+TEST_P(LiveMonitorTest, LabelsBeforeTheirPredictionsMatchAndTheLatestCopyWins) {
+  const int64_t t0 = clock_.NowMillis();
+  auto prediction = [](std::string id, int64_t ts, double out) {
+    return PredictionRecord{.request_id = std::move(id), .timestamp_ms = ts, .outputs = {out}};
+  };
+  ASSERT_TRUE(store_->PutLabels(std::vector{GroundTruth{.deployment = "d", .request_id = "a",
+                                             .timestamp_ms = t0, .values = {10}}})
+                  .ok());
+  EXPECT_TRUE(store_->JoinLabels("d", 0, INT64_MAX)->empty());
+  // The prediction comes after its label (ingested from elsewhere, late).
+  ASSERT_TRUE(store_->PutPredictions("d", std::vector{prediction("a", t0 + 5, 7)}).ok());
+  auto rows = store_->JoinLabels("d", t0, t0 + 10);
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].prediction, 7);
+  EXPECT_EQ((*rows)[0].label, 10);
+  // A later copy of request "a" replaces it; an earlier one does not.
+  ASSERT_TRUE(store_->PutPredictions("d", std::vector{prediction("a", t0 + 20, 8)}).ok());
+  ASSERT_TRUE(store_->PutPredictions("d", std::vector{prediction("a", t0 + 1, 1)}).ok());
+  rows = store_->JoinLabels("d", t0, t0 + 100);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].prediction, 8);
+  // A label arriving after both copies finds the latest, whatever the order
+  // the chunks were stored in.
+  ASSERT_TRUE(store_->PutLabels(std::vector{GroundTruth{.deployment = "d", .request_id = "a",
+                                             .timestamp_ms = t0 + 30, .values = {9}}})
+                  .ok());
+  rows = store_->JoinLabels("d", t0, t0 + 100);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].prediction, 8);
+  EXPECT_EQ((*rows)[0].label, 9);
+  // Other deployments' predictions never match.
+  ASSERT_TRUE(store_->PutPredictions("e", std::vector{prediction("b", t0, 3)}).ok());
+  ASSERT_TRUE(store_->PutLabels(std::vector{GroundTruth{.deployment = "d", .request_id = "b",
+                                             .timestamp_ms = t0, .values = {3}}})
+                  .ok());
+  EXPECT_EQ(store_->JoinLabels("d", t0, t0 + 100)->size(), 1u);
+}
+
+TEST_P(LiveMonitorTest, OldPredictionsArePrunedAsWindowsCloseAndMatchedLabelsStay) {
+  StartMonitor({.tick = 5ms, .prediction_retention = 1h});
+  MonitorConfig c = Config("d");
+  c.window_seconds = 60;
+  ASSERT_TRUE(monitor_->Create(c, nullptr).has_value());
+  auto ingest = [&](const std::string& id) {
+    IngestedPrediction p;
+    p.deployment = "d";
+    p.request_id = id;
+    p.features = {{{"x1", json::Value::Double(1)}}};
+    p.output_names = {"prediction"};
+    p.outputs = {2};
+    return monitor_->IngestPredictions({p});
+  };
+  ASSERT_TRUE(ingest("old-labelled").ok());
+  ASSERT_TRUE(ingest("old-unlabelled").ok());
+  ASSERT_TRUE(monitor_
+                  ->IngestLabels({GroundTruth{.deployment = "d", .request_id = "old-labelled",
+                                              .values = {3}}})
+                  .ok());
+  EXPECT_EQ(ChunkCounts(*db_, "d").second, 2);
+  // Two hours on, the old window closes (nothing is old enough to go yet),
+  // then a new prediction's window closes: the old chunks go.
+  clock_.Advance(2 * 3600 * 1000);
+  for (int i = 0; i < 400 && store_->ListResults("d", 0, INT64_MAX, 10, "")->results.empty();
+       ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(ChunkCounts(*db_, "d").second, 2);
+  ASSERT_TRUE(ingest("new").ok());
+  clock_.Advance(61'000);
+  for (int i = 0; i < 400 && ChunkCounts(*db_, "d").second != 1; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(ChunkCounts(*db_, "d").second, 1);  // "new" only
+  // A label for a pruned prediction matches nothing; a matched one stays.
+  ASSERT_TRUE(monitor_
+                  ->IngestLabels({GroundTruth{.deployment = "d", .request_id = "old-unlabelled",
+                                              .values = {3}}})
+                  .ok());
+  auto rows = store_->JoinLabels("d", 0, INT64_MAX);
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].prediction, 2);
+}
+
+// A monitor database as mlforge wrote it before predictions were chunked
+// (schema version 1), with a labelled and an unlabelled prediction.
+TEST_P(LiveMonitorTest, UpgradeMovesStoredPredictionsIntoChunks) {
+  auto scratch = sql::testing::ScratchDatabase::Create(GetParam());
+  ASSERT_TRUE(scratch.has_value());
+  auto db = (*scratch)->Open();
+  ASSERT_TRUE(db.has_value());
+  const sql::Migration v1[] = {
+      {.version = 1,
+       .name = "monitors",
+       .sql = "CREATE TABLE monitors (deployment TEXT PRIMARY KEY, config_json TEXT NOT NULL,"
+              "  creation_time BIGINT NOT NULL, last_updated_time BIGINT NOT NULL);"
+              "CREATE TABLE monitor_references (ref_key TEXT PRIMARY KEY,"
+              "  profile_json TEXT NOT NULL, creation_time BIGINT NOT NULL);"
+              "CREATE TABLE monitor_results (deployment TEXT NOT NULL,"
+              "  window_start BIGINT NOT NULL, window_end BIGINT NOT NULL,"
+              "  result_json TEXT NOT NULL, profile_json TEXT NOT NULL,"
+              "  PRIMARY KEY (deployment, window_start));"
+              "CREATE TABLE monitor_predictions (deployment TEXT NOT NULL,"
+              "  request_id TEXT NOT NULL, timestamp BIGINT NOT NULL,"
+              "  outputs_json TEXT NOT NULL, PRIMARY KEY (deployment, request_id));"
+              "CREATE INDEX monitor_predictions_by_time ON monitor_predictions"
+              "  (deployment, timestamp);"
+              "CREATE TABLE monitor_labels (deployment TEXT NOT NULL,"
+              "  request_id TEXT NOT NULL, timestamp BIGINT NOT NULL,"
+              "  values_json TEXT NOT NULL, PRIMARY KEY (deployment, request_id));",
+       .sqlite = {},
+       .postgres = {}}};
+  ASSERT_TRUE((*db)->Migrate("monitor", v1).ok());
+  ASSERT_TRUE((*db)
+                  ->Transact(sql::TxMode::kWrite,
+                             [](sql::Connection& conn) -> Status {
+                               for (auto [id, ts, out] :
+                                    {std::tuple{"r1", 1000, "[0.25]"}, {"r2", 2000, "[4,5]"}}) {
+                                 auto n = conn.Execute(
+                                     "INSERT INTO monitor_predictions VALUES ('d', ?, ?, ?)",
+                                     {std::string_view(id), int64_t{ts}, std::string_view(out)});
+                                 if (!n) return n.error();
+                               }
+                               auto n = conn.Execute(
+                                   "INSERT INTO monitor_labels VALUES ('d', 'r1', 3000, '[1]')");
+                               return n ? Status::Ok() : n.error();
+                             })
+                  .ok());
+  auto store = MonitorStore::Open(**db, clock_);  // applies version 2
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  EXPECT_EQ(ChunkCounts(**db, "d"), (std::pair<int64_t, int64_t>{2, 2}));
+  auto rows = (*store)->JoinLabels("d", 0, 10'000);
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(rows->size(), 1u);  // r1's label kept its prediction
+  EXPECT_EQ((*rows)[0].prediction, 0.25);
+  // r2 was unlabelled: its moved prediction (two rows) still finds a label.
+  ASSERT_TRUE((*store)
+                  ->PutLabels(std::vector{GroundTruth{.deployment = "d", .request_id = "r2",
+                                           .timestamp_ms = 4000, .values = {4, 6}}})
+                  .ok());
+  rows = (*store)->JoinLabels("d", 1500, 2500);
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].prediction, 4);
+  EXPECT_EQ((*rows)[1].prediction, 5);
+  EXPECT_EQ((*rows)[1].label, 6);
 }
 
 TEST_P(LiveMonitorTest, StoreKeepsConfigsReferencesAndPagesResults) {
