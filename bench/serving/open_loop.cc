@@ -8,7 +8,19 @@
 //
 //   open_loop --url http://127.0.0.1:PORT/path --body-file F --rate 10000
 //             --seconds 6 [--connections 16]
-// prints one line: "requests=N rate=R p50=.. p90=.. p99=.. p999=.. max=.. errors=E" (ms).
+// prints one line: "requests=N rate=R p50=.. p90=.. p99=.. p999=.. max=.. errors=E ...
+// second_p99=.." (ms; the last: the median over the run's seconds of each second's p99).
+//
+// A/B within one run: with --toggle-path P --toggle-on-file A --toggle-off-file B
+// [--toggle-seconds 2] [--settle-ms 500], the run is cut into periods of
+// toggle-seconds, and at the start of each it POSTs A (even periods: "on")
+// or B (odd: "off") to P on a connection of its own. Requests due in a
+// period's first settle-ms are left out; each remaining period gives a p99.
+// A second line: "periods=N on_p99=.. off_p99=.. pair_ratio=.. on_pooled_p99=..
+// off_pooled_p99=.. on_p50=.. off_p50=.." (the medians of the on and off
+// periods' p99s; the median of on/off over each on period and the off period
+// after it; p99 and p50 of all on and all off periods' requests together). Neighbouring seconds share the shared
+// machine's state, which phases a minute apart do not.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -20,6 +32,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -85,6 +98,8 @@ int main(int argc, char** argv) {
   std::string url, body_file;
   double rate = 0, seconds = 6;
   int connections = 16;
+  std::string toggle_path, toggle_on_file, toggle_off_file;
+  double toggle_seconds = 2, settle_ms = 500;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const char* value = argv[i + 1];
@@ -93,6 +108,11 @@ int main(int argc, char** argv) {
     else if (flag == "--rate") rate = std::atof(value);
     else if (flag == "--seconds") seconds = std::atof(value);
     else if (flag == "--connections") connections = std::atoi(value);
+    else if (flag == "--toggle-path") toggle_path = value;
+    else if (flag == "--toggle-on-file") toggle_on_file = value;
+    else if (flag == "--toggle-off-file") toggle_off_file = value;
+    else if (flag == "--toggle-seconds") toggle_seconds = std::atof(value);
+    else if (flag == "--settle-ms") settle_ms = std::atof(value);
     else Die("unknown flag " + flag);
   }
   if (url.rfind("http://", 0) != 0 || rate <= 0 || connections <= 0 || body_file.empty()) {
@@ -108,13 +128,25 @@ int main(int argc, char** argv) {
   addr.sin_port = htons(static_cast<uint16_t>(std::atoi(host_port.substr(colon + 1).c_str())));
   if (inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr) != 1) Die("bad host");
 
-  std::ifstream body_in(body_file);
-  if (!body_in) Die("cannot read " + body_file);
-  std::stringstream body;
-  body << body_in.rdbuf();
-  const std::string request = "POST " + path + " HTTP/1.1\r\nHost: " + host_port +
-                              "\r\nContent-Type: application/json\r\nContent-Length: " +
-                              std::to_string(body.str().size()) + "\r\n\r\n" + body.str();
+  const auto post = [&](const std::string& target, const std::string& file) {
+    std::ifstream in(file);
+    if (!in) Die("cannot read " + file);
+    std::stringstream body;
+    body << in.rdbuf();
+    return "POST " + target + " HTTP/1.1\r\nHost: " + host_port +
+           "\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.str().size()) + "\r\n\r\n" + body.str();
+  };
+  const std::string request = post(path, body_file);
+  const bool toggling = !toggle_path.empty();
+  std::string toggle_on, toggle_off;
+  if (toggling) {
+    if (toggle_on_file.empty() || toggle_off_file.empty() || toggle_seconds <= 0) {
+      Die("--toggle-path needs --toggle-on-file, --toggle-off-file and --toggle-seconds > 0");
+    }
+    toggle_on = post(toggle_path, toggle_on_file);
+    toggle_off = post(toggle_path, toggle_off_file);
+  }
 
   const int ep = epoll_create1(0);
   std::vector<Connection> conns(static_cast<size_t>(connections));
@@ -125,6 +157,19 @@ int main(int argc, char** argv) {
     ev.data.u64 = i;
     epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
   }
+  Connection toggle;  // responses are read and dropped
+  const uint64_t kToggleTag = ~uint64_t{0};
+  if (toggling) {
+    toggle.fd = Connect(addr);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kToggleTag;
+    epoll_ctl(ep, EPOLL_CTL_ADD, toggle.fd, &ev);
+  }
+  int64_t toggles_sent = 0;
+  const size_t periods =
+      toggling ? static_cast<size_t>(std::ceil(seconds / toggle_seconds)) : size_t{0};
+  std::vector<std::vector<double>> by_period(periods);
   usleep(100'000);  // connections established before the clock starts
 
   const auto interval = std::chrono::nanoseconds(static_cast<int64_t>(1e9 / rate));
@@ -138,11 +183,24 @@ int main(int argc, char** argv) {
   // Where the slow requests (over 10 ms) were due, in seconds from the start.
   double slow_first = -1, slow_last = -1;
   int64_t slow = 0;
-  std::vector<epoll_event> events(conns.size());
+  // Latencies by the second their requests were due in: the median of the
+  // seconds' p99s is the typical second's tail, which one stall of the shared
+  // machine (0.1-0.5 s, now and then) does not decide.
+  std::vector<std::vector<double>> by_second(static_cast<size_t>(std::ceil(seconds)));
+  std::vector<epoll_event> events(conns.size() + 1);
   char buf[16384];
 
   while (true) {
     Clock::time_point now = Clock::now();
+    if (toggling && static_cast<size_t>(toggles_sent) < periods &&
+        now >= start + std::chrono::duration<double>(static_cast<double>(toggles_sent) *
+                                                     toggle_seconds)) {
+      const std::string& t = toggles_sent % 2 == 0 ? toggle_on : toggle_off;
+      if (send(toggle.fd, t.data(), t.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(t.size())) {
+        Die("sending a toggle failed");
+      }
+      ++toggles_sent;
+    }
     for (; next_due <= now && next_due < end; next_due += interval) waiting.push_back(next_due);
     for (auto& c : conns) {
       if (waiting.empty()) break;
@@ -167,7 +225,13 @@ int main(int argc, char** argv) {
     if (n < 0 && errno != EINTR) Die("epoll failed");
     now = Clock::now();
     for (int e = 0; e < n; ++e) {
-      Connection& c = conns[events[static_cast<size_t>(e)].data.u64];
+      const uint64_t tag = events[static_cast<size_t>(e)].data.u64;
+      if (tag == kToggleTag) {
+        while (recv(toggle.fd, buf, sizeof(buf), 0) > 0) {
+        }
+        continue;
+      }
+      Connection& c = conns[tag];
       while (true) {
         const ssize_t got = recv(c.fd, buf, sizeof(buf), 0);
         if (got > 0) {
@@ -186,6 +250,14 @@ int main(int argc, char** argv) {
         if (!ok) ++errors;
         const double ms = std::chrono::duration<double, std::milli>(now - c.due).count();
         latencies_ms.push_back(ms);
+        const auto second = static_cast<size_t>(std::chrono::duration<double>(c.due - start).count());
+        if (second < by_second.size()) by_second[second].push_back(ms);
+        if (toggling) {
+          const double at = std::chrono::duration<double>(c.due - start).count();
+          const auto period = static_cast<size_t>(at / toggle_seconds);
+          const double into_ms = (at - static_cast<double>(period) * toggle_seconds) * 1000;
+          if (period < periods && into_ms >= settle_ms) by_period[period].push_back(ms);
+        }
         if (ms > 10) {
           const double at = std::chrono::duration<double>(c.due - start).count();
           if (slow++ == 0) slow_first = at;
@@ -195,10 +267,47 @@ int main(int argc, char** argv) {
     }
   }
   std::sort(latencies_ms.begin(), latencies_ms.end());
-  std::printf("requests=%zu rate=%.0f p50=%.3f p90=%.3f p99=%.3f p999=%.3f max=%.3f errors=%lld slow=%lld at=%.2f-%.2fs\n",
+  std::vector<double> second_p99s;
+  for (std::vector<double>& l : by_second) {
+    if (l.size() < 100) continue;  // a partial last second
+    std::sort(l.begin(), l.end());
+    second_p99s.push_back(Percentile(l, 0.99));
+  }
+  std::sort(second_p99s.begin(), second_p99s.end());
+  std::printf("requests=%zu rate=%.0f p50=%.3f p90=%.3f p99=%.3f p999=%.3f max=%.3f errors=%lld slow=%lld at=%.2f-%.2fs second_p99=%.3f\n",
               latencies_ms.size(), static_cast<double>(latencies_ms.size()) / seconds,
               Percentile(latencies_ms, 0.5), Percentile(latencies_ms, 0.9), Percentile(latencies_ms, 0.99),
               Percentile(latencies_ms, 0.999), latencies_ms.empty() ? 0.0 : latencies_ms.back(),
-              static_cast<long long>(errors), static_cast<long long>(slow), slow_first, slow_last);
+              static_cast<long long>(errors), static_cast<long long>(slow), slow_first, slow_last,
+              Percentile(second_p99s, 0.5));
+  if (toggling) {
+    std::vector<double> on, off, ratios, on_all, off_all;
+    std::vector<double> p99s(periods, -1);
+    for (size_t k = 0; k < periods; ++k) {
+      if (by_period[k].size() < 100) continue;  // a partial last period
+      std::vector<double>& all = k % 2 == 0 ? on_all : off_all;
+      all.insert(all.end(), by_period[k].begin(), by_period[k].end());
+      std::sort(by_period[k].begin(), by_period[k].end());
+      p99s[k] = Percentile(by_period[k], 0.99);
+      (k % 2 == 0 ? on : off).push_back(p99s[k]);
+    }
+    std::sort(on_all.begin(), on_all.end());
+    std::sort(off_all.begin(), off_all.end());
+    for (size_t k = 0; k + 1 < periods; k += 2) {
+      if (p99s[k] > 0 && p99s[k + 1] > 0) ratios.push_back(p99s[k] / p99s[k + 1]);
+    }
+    std::fprintf(stderr, "open_loop: period p99s (on, off, ...):");
+    for (double v : p99s) std::fprintf(stderr, " %.3f", v);
+    std::fprintf(stderr, "\n");
+    std::sort(on.begin(), on.end());
+    std::sort(off.begin(), off.end());
+    std::sort(ratios.begin(), ratios.end());
+    std::printf(
+        "periods=%zu on_p99=%.3f off_p99=%.3f pair_ratio=%.3f on_pooled_p99=%.3f "
+        "off_pooled_p99=%.3f on_p50=%.3f off_p50=%.3f\n",
+        on.size() + off.size(), Percentile(on, 0.5), Percentile(off, 0.5), Percentile(ratios, 0.5),
+        Percentile(on_all, 0.99), Percentile(off_all, 0.99), Percentile(on_all, 0.5),
+        Percentile(off_all, 0.5));
+  }
   return 0;
 }
