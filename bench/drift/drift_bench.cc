@@ -13,6 +13,11 @@
 //   drift_bench sketch
 //       nanoseconds per value of QuantileSketch::Add and of a full numeric
 //       profile update (sketch + moments + histogram), one core.
+//   drift_bench capture [--dir D] [--rows 200000]
+//       microseconds per captured request of the live monitor's worker (30
+//       features and one output, as bench/serving's model; a SQLite store in
+//       D), beside the profile updates alone for the same values (the
+//       worker's floor: what any profiling monitor must do per request).
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -20,11 +25,14 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "monitor/monitor.h"
+#include "sql/sql.h"
 
 namespace {
 
@@ -236,15 +244,104 @@ int Sketch() {
   return 0;
 }
 
+// The worker's cost per captured request: `rows` requests queued, then one
+// CloseWindow on this thread drains them (profiles, predictions stored in
+// chunks) and closes the window (the drift comparison, once).
+int Capture(const std::string& dir, int64_t rows) {
+  constexpr int kFeatures = 30;
+  const size_t n = static_cast<size_t>(rows);
+  Rng rng{11};
+  monitor::Table reference;
+  reference.rows = 1000;
+  auto names = std::make_shared<std::vector<std::string>>();
+  for (int c = 0; c < kFeatures; ++c) {
+    names->push_back("f" + std::to_string(c));
+    monitor::Column col;
+    col.name = names->back();
+    for (int r = 0; r < 1000; ++r) col.numbers.push_back(rng.Normal());
+    reference.columns.push_back(std::move(col));
+  }
+  const monitor::DatasetProfile reference_profile = monitor::ProfileTable(reference);
+  std::vector<float> features(n * kFeatures);
+  for (float& f : features) f = static_cast<float>(rng.Normal());
+  std::vector<double> outputs(n);
+  for (double& o : outputs) o = rng.Uniform();
+  const std::shared_ptr<const std::vector<std::string>> feature_names = names;
+
+  std::vector<double> wall, cpu, floor_wall, floor_cpu;
+  for (int rep = 0; rep < 3; ++rep) {
+    std::filesystem::remove_all(dir + "/capture-bench");
+    auto db = sql::Database::Open("sqlite:///" + dir + "/capture-bench/monitor.db");
+    if (!db) return std::fprintf(stderr, "%s\n", db.error().ToString().c_str()), 1;
+    SystemClock clock;
+    auto store = monitor::MonitorStore::Open(**db, clock);
+    if (!store) return std::fprintf(stderr, "%s\n", store.error().ToString().c_str()), 1;
+    auto live = monitor::LiveMonitor::Start(
+        **store, clock, {.queue_capacity = n, .tick = std::chrono::hours(1)});
+    if (!live) return std::fprintf(stderr, "%s\n", live.error().ToString().c_str()), 1;
+    monitor::MonitorConfig config;
+    config.deployment = "bench";
+    if (auto m = (*live)->Create(config, &reference_profile); !m) {
+      return std::fprintf(stderr, "%s\n", m.error().ToString().c_str()), 1;
+    }
+    for (size_t r = 0; r < n; ++r) {
+      monitor::CapturedRequest c;
+      c.deployment = "bench";
+      char id[40];
+      std::snprintf(id, sizeof(id), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(rng.Next()),
+                    static_cast<unsigned>(rng.Next() & 0xffff), static_cast<unsigned>(rng.Next() & 0xffff),
+                    static_cast<unsigned>(rng.Next() & 0xffff),
+                    static_cast<unsigned long long>(rng.Next() & 0xffffffffffffULL));
+      c.request_id = id;
+      c.timestamp_ms = clock.NowMillis();
+      c.latency_ms = 0.5;
+      c.sampled = true;
+      c.feature_names = feature_names;
+      c.rows = 1;
+      c.features.assign(features.begin() + static_cast<ptrdiff_t>(r * kFeatures),
+                        features.begin() + static_cast<ptrdiff_t>((r + 1) * kFeatures));
+      c.output_names = {"prediction"};
+      c.outputs = {outputs[r]};
+      if (!(*live)->Capture(c)) return std::fprintf(stderr, "queue full\n"), 1;
+    }
+    auto t = Clock::now();
+    double c = ThreadCpuSeconds();
+    auto window = (*live)->CloseWindow("bench");
+    cpu.push_back((ThreadCpuSeconds() - c) * 1e6 / static_cast<double>(n));
+    wall.push_back(Since(t) * 1e6 / static_cast<double>(n));
+    if (!window || window->rows != n) return std::fprintf(stderr, "window lost rows\n"), 1;
+
+    // The floor: the same values into one profile builder per column.
+    std::vector<monitor::ColumnProfileBuilder> builders;
+    for (const monitor::ColumnProfile& col : reference_profile.columns) {
+      builders.emplace_back(col.name, monitor::ColumnKind::kNumeric, monitor::ProfileOptions{},
+                            col.histogram.edges);
+    }
+    monitor::ColumnProfileBuilder output("prediction", monitor::ColumnKind::kNumeric, {}, {});
+    t = Clock::now();
+    c = ThreadCpuSeconds();
+    for (size_t r = 0; r < n; ++r) {
+      for (int f = 0; f < kFeatures; ++f) builders[f].AddNumber(features[r * kFeatures + f]);
+      output.AddNumber(outputs[r]);
+    }
+    floor_cpu.push_back((ThreadCpuSeconds() - c) * 1e6 / static_cast<double>(n));
+    floor_wall.push_back(Since(t) * 1e6 / static_cast<double>(n));
+    if (output.Finish().count != n) return 1;
+  }
+  std::printf("capture_worker_us_per_request wall %.2f cpu %.2f\nprofile_only_us_per_request wall %.2f cpu %.2f\n",
+              Median(wall), Median(cpu), Median(floor_wall), Median(floor_cpu));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: drift_bench generate|run|report|sketch [--dir D] [--rows N] [--cols C] [--repeat R] [--threads T]\n");
+    std::fprintf(stderr, "usage: drift_bench generate|run|report|sketch|capture [--dir D] [--rows N] [--cols C] [--repeat R] [--threads T]\n");
     return 2;
   }
   std::string verb = argv[1], dir = ".";
-  int64_t rows = 1'000'000;
+  int64_t rows = 0;  // 0: the verb's default
   int cols = 100, repeat = 3, threads = 0;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
@@ -254,10 +351,11 @@ int main(int argc, char** argv) {
     else if (k == "--repeat") repeat = std::stoi(v);
     else if (k == "--threads") threads = std::stoi(v);
   }
-  if (verb == "generate") return Generate(dir, rows, cols);
+  if (verb == "generate") return Generate(dir, rows > 0 ? rows : 1'000'000, cols);
   if (verb == "run") return Run(dir, repeat, threads, false);
   if (verb == "report") return Run(dir, repeat, threads, true);
   if (verb == "sketch") return Sketch();
+  if (verb == "capture") return Capture(dir, rows > 0 ? rows : 200'000);
   std::fprintf(stderr, "unknown verb %s\n", verb.c_str());
   return 2;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/drift: `mlforge drift` on 1,000,000 rows x 100 columns (CSV), timed as
 # CSV parse and drift report apart, beside scipy computing the same tests on
-# the same data in the same run; plus the sketch update cost.
+# the same data in the same run; plus the sketch update cost and the capture
+# worker's cost per request beside the profile updates alone.
 # Usage: bench/drift/drift_bench.sh [build-dir]
 #   (BENCH_ROWS=1000000 BENCH_COLS=100 BENCH_REPEAT=3 BENCH_SCIPY_REPEAT=3)
 set -euo pipefail
@@ -41,6 +42,7 @@ echo "html_kib $(( $(stat -c %s "$work/e2e.html") / 1024 ))"
 /usr/bin/python3 "$root/bench/drift/scipy_baseline.py" "$work" "$scipy_repeat" | tee "$work/scipy.txt"
 
 "$bench" sketch
+"$bench" capture --dir "$work"
 
 report=$(awk '/^report_seconds/{print $2}' "$work/ours.txt")
 report_cpu=$(awk '/^report_cpu_seconds/{print $2}' "$work/ours.txt")
