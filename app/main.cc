@@ -44,6 +44,10 @@ int main(int argc, char** argv) {
                          "How often deployments and model aliases are re-read, ms")
       ->capture_default_str()
       ->check(CLI::Range(10, 3'600'000));
+  server_cmd->add_option("--prediction-retention-days", server.prediction_retention_days,
+                         "How long monitored deployments' predictions wait for their labels, days")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3650));
   server_cmd->add_option("--ui-dir", server.ui_dir,
                          "Folder of the built web UI (default: ui/dist of the build the binary is in)");
 

@@ -118,6 +118,7 @@ int RunServer(const ServerConfig& config) {
   TrainingDataReferences reference_source(**registry, **tracking, **datasets);
   monitor::LiveMonitorOptions monitor_options;
   monitor_options.raw_log_dir = std::filesystem::path(config.data_dir) / "monitoring" / "raw";
+  monitor_options.prediction_retention = std::chrono::hours(24) * config.prediction_retention_days;
   monitor_options.references = &reference_source;
   monitor_options.observer = alerts->get();
   auto live_monitor =

@@ -19,6 +19,7 @@ struct ServerConfig {
   uint64_t max_body_mb = 64;
   std::string port_file;  // written once listening (tests pick port 0)
   int serving_poll_ms = 1000;  // how often deployments and aliases are re-read
+  int prediction_retention_days = 7;  // captured predictions kept for the label join
   std::string ui_dir;          // the built web UI; default: DefaultUiDir()
 };
 

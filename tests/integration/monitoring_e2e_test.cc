@@ -62,8 +62,9 @@ double Number(const json::Value& v, std::string_view key) {
 class MonitoringE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<ServerProcess>(TestBackend::kSqlite,
-                                              std::vector<std::string>{"--serving-poll-ms", "20"});
+    server_ = std::make_unique<ServerProcess>(
+        TestBackend::kSqlite, std::vector<std::string>{"--serving-poll-ms", "20",
+                                                       "--prediction-retention-days", "2"});
     client_ = std::make_unique<http::Client>("127.0.0.1", server_->port());
   }
 
