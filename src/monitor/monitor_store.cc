@@ -465,20 +465,23 @@ class MonitorStoreImpl final : public MonitorStore {
       std::string outputs_json;
     };
     std::map<std::string, Found, std::less<>> found;
-    int64_t before = INT64_MAX;
+    int64_t before = INT64_MAX;  // the chunk id the next page starts below
     while (!ids.empty()) {
       std::vector<std::string> page;
+      int64_t oldest = before;
       RETURN_IF_ERROR(db_.Transact(sql::TxMode::kRead, [&](sql::Connection& conn) -> Status {
-        page.clear();
+        page.clear();  // a retried transaction starts the page again
+        oldest = before;
         return conn.Query(
             "SELECT chunk_id, entries_json FROM monitor_prediction_chunks "
             "WHERE deployment = ? AND chunk_id < ? ORDER BY chunk_id DESC LIMIT ?",
             {deployment, before, kChunksPerPage}, [&](const sql::Row& r) {
-              before = r.GetInt(0);
+              oldest = r.GetInt(0);
               page.emplace_back(r.GetText(1));
             });
       }));
       if (page.empty()) break;
+      before = oldest;
       for (const std::string& text : page) {
         auto entries = json::Parse(text);
         if (!entries || !entries->is_array()) continue;
