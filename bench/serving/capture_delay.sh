@@ -22,27 +22,16 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# shellcheck source=bench/serving/bench_lib.sh
+source "$here/bench_lib.sh"
 
 "$build/bench/serving_runtime_bench" --write-package "$work/model" --write-csv "$work/rows.csv" \
   --csv-rows 1000 >/dev/null
-mkdir -p "$work/server"
-taskset -c 0 "$bin" server --port 0 --port-file "$work/server/port" --data-dir "$work/server" \
-  >"$work/server/out" 2>"$work/server/log" &
-server=$!
-pids+=("$server")
-for _ in $(seq 1 300); do [[ -s "$work/server/port" ]] && break; sleep 0.05; done
-url="http://127.0.0.1:$(cat "$work/server/port")"
-for _ in $(seq 1 300); do curl -sf "$url/health" >/dev/null && break; sleep 0.05; done
-/usr/bin/python3 "$here/register_model.py" "$url" "$work/model" bench --alias champion >/dev/null
-curl -sf -X POST "$url/api/2.0/mlforge/deployments/create" -H 'Content-Type: application/json' \
-  -d '{"name": "bench", "routes": [{"model_name": "bench", "alias": "champion"}]}' >/dev/null
-for _ in $(seq 1 600); do curl -sf "$url/v2/models/bench/ready" >/dev/null && break; sleep 0.1; done
+start_mlforge
+deploy_bench_model "$work/model"
 cut -d, -f2- "$work/rows.csv" >"$work/reference.csv"
-/usr/bin/python3 -c 'import json, sys; print(json.dumps({"deployment": "bench", "window_seconds": 60,
-  "sample_rate": 1, "reference": {"csv": open(sys.argv[1]).read()}}))' "$work/reference.csv" >"$work/monitor.json"
-curl -sf -X POST "$url/api/2.0/mlforge/monitors/create" -H 'Content-Type: application/json' \
-  -d @"$work/monitor.json" >/dev/null
-/usr/bin/python3 -c 'import math; print(("{\"inputs\":[{\"name\":\"input\",\"shape\":[1,30],\"datatype\":\"FP32\",\"data\":[%s]}]}") % ",".join("%.4f" % (math.sin(i) * 1.5) for i in range(1, 31)), end="")' >"$work/body.json"
+create_bench_monitor "$work/reference.csv"
+write_infer_body "$work/body.json"
 
 taskset -c 1 "$build/bench/serving_open_loop" --url "$url/v2/models/bench/infer" \
   --body-file "$work/body.json" --rate "$rate" --seconds 10 --connections 16 >"$work/load.txt" &
@@ -51,11 +40,11 @@ sleep 3
 perf sched record -C 0 -o "$work/sched.data" -- sleep 4 >/dev/null 2>&1
 wait "$load"
 # The worker is the server's one SCHED_IDLE thread (policy 5 in /proc/.../stat).
-worker=$(for t in /proc/"$server"/task/*; do awk '$41 == 5 {print $1}' "$t/stat"; done | head -n 1)
+worker=$(for t in /proc/"$server_pid"/task/*; do awk '$41 == 5 {print $1}' "$t/stat"; done | head -n 1)
 [[ -n $worker ]] || { echo "capture_delay: no idle-priority thread in the server" >&2; exit 1; }
 perf sched timehist -i "$work/sched.data" >"$work/timehist.txt" 2>/dev/null
 echo "# $(date -u +%Y-%m-%dT%H:%MZ); open loop at $rate req/s on CPU 1, server on CPU 0, every request captured"
 echo "load: $(cat "$work/load.txt")"
 echo "captured: $(curl -s "$url/metrics" | awk '/^mlforge_monitor_captured_requests/ {print $2}')," \
   "dropped: $(curl -s "$url/metrics" | awk '/^mlforge_monitor_dropped_requests/ {print $2}')"
-/usr/bin/python3 "$here/worker_delay.py" "$work/timehist.txt" "$worker" "$server"
+/usr/bin/python3 "$here/worker_delay.py" "$work/timehist.txt" "$worker" "$server_pid"

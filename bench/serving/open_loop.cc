@@ -8,8 +8,7 @@
 //
 //   open_loop --url http://127.0.0.1:PORT/path --body-file F --rate 10000
 //             --seconds 6 [--connections 16]
-// prints one line: "requests=N rate=R p50=.. p90=.. p99=.. p999=.. max=.. errors=E ...
-// second_p99=.." (ms; the last: the median over the run's seconds of each second's p99).
+// prints one line: "requests=N rate=R p50=.. p90=.. p99=.. p999=.. max=.. errors=E ..." (ms).
 //
 // A/B within one run: with --toggle-path P --toggle-on-file A --toggle-off-file B
 // [--toggle-seconds 2] [--settle-ms 500], the run is cut into periods of
@@ -19,7 +18,8 @@
 // A second line: "periods=N on_p99=.. off_p99=.. pair_ratio=.. on_pooled_p99=..
 // off_pooled_p99=.. on_p50=.. off_p50=.." (the medians of the on and off
 // periods' p99s; the median of on/off over each on period and the off period
-// after it; p99 and p50 of all on and all off periods' requests together). Neighbouring seconds share the shared
+// after it; p99 and p50 of all on and all off periods' requests together),
+// and each period's p99 on stderr. Neighbouring seconds share the shared
 // machine's state, which phases a minute apart do not.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -58,7 +58,8 @@ struct Connection {
   std::string in;         // bytes of the response read so far
 };
 
-int Connect(const sockaddr_in& addr) {
+// A non-blocking connection to addr, watched by ep for input under tag.
+int Connect(const sockaddr_in& addr, int ep, uint64_t tag) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (fd < 0) Die("socket failed");
   int one = 1;
@@ -67,6 +68,10 @@ int Connect(const sockaddr_in& addr) {
       errno != EINPROGRESS) {
     Die(std::string("connect failed: ") + std::strerror(errno));
   }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = tag;
+  epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
   return fd;
 }
 
@@ -116,7 +121,8 @@ int main(int argc, char** argv) {
     else Die("unknown flag " + flag);
   }
   if (url.rfind("http://", 0) != 0 || rate <= 0 || connections <= 0 || body_file.empty()) {
-    Die("usage: open_loop --url http://HOST:PORT/PATH --body-file F --rate R [--seconds S] [--connections C]");
+    Die("usage: open_loop --url http://HOST:PORT/PATH --body-file F --rate R [--seconds S] [--connections C]\n"
+        "  [--toggle-path P --toggle-on-file A --toggle-off-file B [--toggle-seconds 2] [--settle-ms 500]]");
   }
   const std::string rest = url.substr(7);
   const size_t slash = rest.find('/');
@@ -150,22 +156,10 @@ int main(int argc, char** argv) {
 
   const int ep = epoll_create1(0);
   std::vector<Connection> conns(static_cast<size_t>(connections));
-  for (size_t i = 0; i < conns.size(); ++i) {
-    conns[i].fd = Connect(addr);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = i;
-    epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
-  }
+  for (size_t i = 0; i < conns.size(); ++i) conns[i].fd = Connect(addr, ep, i);
   Connection toggle;  // responses are read and dropped
   const uint64_t kToggleTag = ~uint64_t{0};
-  if (toggling) {
-    toggle.fd = Connect(addr);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = kToggleTag;
-    epoll_ctl(ep, EPOLL_CTL_ADD, toggle.fd, &ev);
-  }
+  if (toggling) toggle.fd = Connect(addr, ep, kToggleTag);
   int64_t toggles_sent = 0;
   const size_t periods =
       toggling ? static_cast<size_t>(std::ceil(seconds / toggle_seconds)) : size_t{0};
@@ -183,10 +177,6 @@ int main(int argc, char** argv) {
   // Where the slow requests (over 10 ms) were due, in seconds from the start.
   double slow_first = -1, slow_last = -1;
   int64_t slow = 0;
-  // Latencies by the second their requests were due in: the median of the
-  // seconds' p99s is the typical second's tail, which one stall of the shared
-  // machine (0.1-0.5 s, now and then) does not decide.
-  std::vector<std::vector<double>> by_second(static_cast<size_t>(std::ceil(seconds)));
   std::vector<epoll_event> events(conns.size() + 1);
   char buf[16384];
 
@@ -250,8 +240,6 @@ int main(int argc, char** argv) {
         if (!ok) ++errors;
         const double ms = std::chrono::duration<double, std::milli>(now - c.due).count();
         latencies_ms.push_back(ms);
-        const auto second = static_cast<size_t>(std::chrono::duration<double>(c.due - start).count());
-        if (second < by_second.size()) by_second[second].push_back(ms);
         if (toggling) {
           const double at = std::chrono::duration<double>(c.due - start).count();
           const auto period = static_cast<size_t>(at / toggle_seconds);
@@ -267,19 +255,11 @@ int main(int argc, char** argv) {
     }
   }
   std::sort(latencies_ms.begin(), latencies_ms.end());
-  std::vector<double> second_p99s;
-  for (std::vector<double>& l : by_second) {
-    if (l.size() < 100) continue;  // a partial last second
-    std::sort(l.begin(), l.end());
-    second_p99s.push_back(Percentile(l, 0.99));
-  }
-  std::sort(second_p99s.begin(), second_p99s.end());
-  std::printf("requests=%zu rate=%.0f p50=%.3f p90=%.3f p99=%.3f p999=%.3f max=%.3f errors=%lld slow=%lld at=%.2f-%.2fs second_p99=%.3f\n",
+  std::printf("requests=%zu rate=%.0f p50=%.3f p90=%.3f p99=%.3f p999=%.3f max=%.3f errors=%lld slow=%lld at=%.2f-%.2fs\n",
               latencies_ms.size(), static_cast<double>(latencies_ms.size()) / seconds,
               Percentile(latencies_ms, 0.5), Percentile(latencies_ms, 0.9), Percentile(latencies_ms, 0.99),
               Percentile(latencies_ms, 0.999), latencies_ms.empty() ? 0.0 : latencies_ms.back(),
-              static_cast<long long>(errors), static_cast<long long>(slow), slow_first, slow_last,
-              Percentile(second_p99s, 0.5));
+              static_cast<long long>(errors), static_cast<long long>(slow), slow_first, slow_last);
   if (toggling) {
     std::vector<double> on, off, ratios, on_all, off_all;
     std::vector<double> p99s(periods, -1);

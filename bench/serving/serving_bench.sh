@@ -68,10 +68,8 @@ measure() {  # $1 = url, $2 = connections
   done
   echo "$(median "${r[@]}") $(median "${a[@]}") $(median "${b[@]}") $errors"
 }
-wait_for() {  # $1 = url
-  for _ in $(seq 1 600); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "not up: $1" >&2; return 1
-}
+# shellcheck source=bench/serving/bench_lib.sh
+source "$here/bench_lib.sh"
 
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
 echo "# date: $(date -u +%Y-%m-%dT%H:%MZ); ${seconds}s per load run, medians of $repeat; server on CPU 0, wrk on CPU 1"
@@ -93,19 +91,9 @@ read -r py64_rps py64_p50 py64_p99 py64_bad < <(measure "http://127.0.0.1:$peer_
 kill "${pids[-1]}"; unset 'pids[-1]'
 
 # --- mlforge ----------------------------------------------------------------
-mkdir -p "$work/server"
-taskset -c 0 "$bin" server --port 0 --port-file "$work/server/port" --data-dir "$work/server" \
-  --serving-poll-ms 100 >"$work/server/out" 2>"$work/server/log" &
-pids+=($!)
-for _ in $(seq 1 300); do [[ -s "$work/server/port" ]] && break; sleep 0.05; done
-port=$(cat "$work/server/port")
-url="http://127.0.0.1:$port"
-wait_for "$url/health"
-/usr/bin/python3 "$here/register_model.py" "$url" "$work/model" bench --alias champion >/dev/null
+start_mlforge --serving-poll-ms 100
+deploy_bench_model "$work/model"
 /usr/bin/python3 "$here/register_model.py" "$url" "$work/model" bench >/dev/null  # version 2, for the swaps
-curl -sf -X POST "$url/api/2.0/mlforge/deployments/create" -H 'Content-Type: application/json' \
-  -d '{"name": "bench", "routes": [{"model_name": "bench", "alias": "champion"}]}' >/dev/null
-wait_for "$url/v2/models/bench/ready"
 infer="$url/v2/models/bench/infer"
 read -r ml16_rps ml16_p50 ml16_p99 ml16_bad < <(measure "$infer" 16)
 read -r ml64_rps ml64_p50 ml64_p99 ml64_bad < <(measure "$infer" 64)
@@ -158,7 +146,7 @@ swap_bad=$on_bad
 # the core saturated, so its p99 is mostly queueing (16 / throughput) and moves
 # with throughput, which swings between phases on this machine.
 open_rate=${BENCH_OPEN_RATE:-$(echo "$ml16_rps" | awk '{r = int($1 / 2 / 1000) * 1000; print (r < 1000) ? 1000 : r}')}
-/usr/bin/python3 -c 'import math; print(("{\"inputs\":[{\"name\":\"input\",\"shape\":[1,30],\"datatype\":\"FP32\",\"data\":[%s]}]}") % ",".join("%.4f" % (math.sin(i) * 1.5) for i in range(1, 31)), end="")' >"$work/body.json"
+write_infer_body "$work/body.json"
 phase_load=open
 interleave swap_phase steady_phase
 oswap_p99=$(median "${on_p99s[@]}"); oswap_steady_p99=$(median "${off_p99s[@]}")
@@ -169,10 +157,7 @@ loads=$(curl -s "$url/metrics" | awk '/^mlforge_serving_model_loads_total/ {s +=
 # Live monitoring: every request captured (sample rate 1) and profiled
 # against a 1,000-row reference, interleaved with the monitor disabled.
 head -n 1001 "$work/rows.csv" | cut -d, -f2- >"$work/reference.csv"
-/usr/bin/python3 -c 'import json, sys; print(json.dumps({"deployment": "bench", "window_seconds": 60,
-  "sample_rate": 1, "reference": {"csv": open(sys.argv[1]).read()}}))' "$work/reference.csv" >"$work/monitor.json"
-curl -sf -X POST "$url/api/2.0/mlforge/monitors/create" -H 'Content-Type: application/json' \
-  -d @"$work/monitor.json" >/dev/null
+create_bench_monitor "$work/reference.csv"
 sample_rate=1
 set_monitor() {  # $1 = true|false
   curl -sf -X POST "$url/api/2.0/mlforge/monitors/update" -H 'Content-Type: application/json' \

@@ -360,16 +360,14 @@ class MonitorStoreImpl final : public MonitorStore {
       unmatched.clear();
       for (size_t i = 0; i < labels.size(); ++i) {
         const GroundTruth& g = labels[i];
-        RETURN_IF_ERROR(StatusOf(conn.Execute(
+        RETURN_IF_ERROR(conn.Query(
             "INSERT INTO monitor_labels (deployment, request_id, timestamp, values_json) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (deployment, request_id) DO UPDATE SET "
-            "timestamp = excluded.timestamp, values_json = excluded.values_json",
-            {g.deployment, g.request_id, g.timestamp_ms, values[i]})));
-        RETURN_IF_ERROR(conn.Query(
-            "SELECT 1 FROM monitor_labels WHERE deployment = ? AND request_id = ? AND "
-            "prediction_ts IS NULL",
-            {g.deployment, g.request_id},
-            [&](const sql::Row&) { unmatched[g.deployment].insert(g.request_id); }));
+            "timestamp = excluded.timestamp, values_json = excluded.values_json "
+            "RETURNING prediction_ts",
+            {g.deployment, g.request_id, g.timestamp_ms, values[i]}, [&](const sql::Row& r) {
+              if (r.IsNull(0)) unmatched[g.deployment].insert(g.request_id);
+            }));
       }
       return Status::Ok();
     }));

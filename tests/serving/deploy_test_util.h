@@ -21,8 +21,6 @@
 
 namespace mlforge::serving::testing {
 
-// Predicts version * 1000 + sum of the row's features, so an answer tells
-// which version produced it. Immutable; thread-safe.
 inline constexpr int kNoNice = 100;  // not a nice value: nothing recorded yet
 
 // The calling thread's nice value (Linux: per thread).
@@ -30,6 +28,8 @@ inline int ThreadNice() {
   return getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
 }
 
+// Predicts version * 1000 + sum of the row's features, so an answer tells
+// which version produced it. Immutable; thread-safe.
 class FakeRuntime final : public ModelRuntime {
  public:
   FakeRuntime(int64_t version, int cols, std::chrono::microseconds delay = {},
