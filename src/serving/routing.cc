@@ -93,12 +93,12 @@ const RouteEntry* FindVersion(const DeploymentSnapshot& s, int64_t version) {
 ShadowMirror::ShadowMirror(std::string deployment, const DeploymentConfig& config,
                            metrics::Registry& registry)
     : deployment_(std::move(deployment)),
-      capacity_(static_cast<size_t>(std::max(1, config.shadow_queue_size))),
       max_samples_(static_cast<size_t>(std::max(0, config.shadow_samples))),
       registry_(registry),
       dropped_(&registry.GetCounter("mlforge_serving_shadow_dropped_total",
                                     "Mirrored requests dropped because the shadow queue was full.",
                                     {{"deployment", deployment_}})),
+      queue_(static_cast<size_t>(std::max(1, config.shadow_queue_size))),
       thread_([this](std::stop_token stop) { Loop(stop); }) {}
 
 ShadowMirror::~ShadowMirror() { Stop(); }
@@ -106,32 +106,21 @@ ShadowMirror::~ShadowMirror() { Stop(); }
 void ShadowMirror::Stop() {
   thread_.request_stop();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-  std::deque<ShadowJob> dropped;
-  std::lock_guard lock(queue_mu_);
-  dropped.swap(queue_);  // destroyed after the lock is released
+  // Each pop leaves an empty job in the cell, so the queued ones (and the
+  // snapshots and runtimes they hold) go now.
+  while (true) {
+    ShadowJob dropped;
+    if (!queue_.TryPop(dropped)) break;
+  }
 }
 
 bool ShadowMirror::TryMirror(ShadowJob job) {
-  bool wake = false;
-  {
-    // The shadow thread runs at a low priority: a batch thread never waits
-    // for it to release the queue (a preempted holder could take long).
-    // The holder only pops, so a few tries almost always get in.
-    std::unique_lock lock(queue_mu_, std::try_to_lock);
-    for (int i = 0; i < 8 && !lock.owns_lock(); ++i) {
-      std::this_thread::yield();
-      lock.try_lock();
-    }
-    if (!lock.owns_lock() || queue_.size() >= capacity_ ||
-        thread_.get_stop_token().stop_requested()) {
-      dropped_->Inc();
-      dropped_count_.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
-    queue_.push_back(std::move(job));
-    wake = idle_;
+  if (thread_.get_stop_token().stop_requested() || !queue_.TryPush(job)) {
+    dropped_->Inc();
+    dropped_count_.fetch_add(1, std::memory_order_relaxed);
+    return false;
   }
-  if (wake) cv_.notify_one();
+  if (idle_.exchange(false)) wake_cv_.notify_one();
   return true;
 }
 
@@ -145,20 +134,29 @@ ShadowStats ShadowMirror::Stats() const {
   return s;
 }
 
+// The longest the shadow thread sleeps when a batch thread's wakeup was missed.
+constexpr auto kIdleWait = std::chrono::milliseconds(50);
+
 void ShadowMirror::Loop(std::stop_token stop) {
   LowerThreadPriority();
-  while (true) {
-    ShadowJob job;
-    {
-      std::unique_lock lock(queue_mu_);
-      idle_ = true;
-      cv_.wait(lock, stop, [this] { return !queue_.empty(); });
-      idle_ = false;
-      if (stop.stop_requested() || queue_.empty()) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
+  while (!stop.stop_requested()) {
+    ShadowJob job;  // a fresh one: the cell keeps an empty job, not a snapshot
+    if (queue_.TryPop(job)) {
+      RunOne(job);
+      continue;
     }
-    RunOne(job);
+    std::unique_lock lock(wake_mu_);
+    idle_.store(true);
+    if (queue_.TryPop(job)) {  // pushed before the batch thread could see idle_
+      idle_.store(false);
+      lock.unlock();
+      RunOne(job);
+      continue;
+    }
+    // A batch thread clears idle_ and notifies without wake_mu_: a wakeup
+    // that lands before this wait is missed, and kIdleWait bounds that.
+    wake_cv_.wait_for(lock, stop, kIdleWait, [this] { return !idle_.load(); });
+    idle_.store(false);
   }
 }
 

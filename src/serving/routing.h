@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/bounded_queue.h"
 #include "base/metrics.h"
 #include "serving/batcher.h"
 #include "serving/serving.h"
@@ -91,11 +92,11 @@ struct ShadowJob {
   PredictionBatch primary;
 };
 
-// Runs shadow routes off the request path: a bounded queue (a full queue
-// drops the request, counted) drained by one thread that predicts each
-// shadow route, records latency, errors and the last N comparisons.
-// Thread-safe. Stop() (or destruction, off its own thread) drops what is
-// still queued.
+// Runs shadow routes off the request path: a bounded lock-free queue (a full
+// queue drops the request, counted; its size rounds up to a power of two)
+// drained by one background thread that predicts each shadow route, records
+// latency, errors and the last N comparisons. Thread-safe. Stop() (or
+// destruction, off its own thread) drops what is still queued.
 class ShadowMirror {
  public:
   ShadowMirror(std::string deployment, const DeploymentConfig& config, metrics::Registry& registry);
@@ -104,7 +105,7 @@ class ShadowMirror {
   ShadowMirror& operator=(const ShadowMirror&) = delete;
 
   // Never waits for the shadow thread; false (and counted as dropped) when
-  // the queue is full or busy.
+  // the queue is full or the mirror stopped.
   bool TryMirror(ShadowJob job);
   ShadowStats Stats() const;
   void Stop();
@@ -114,15 +115,20 @@ class ShadowMirror {
   void RunOne(ShadowJob& job);
 
   const std::string deployment_;
-  const size_t capacity_;
   const size_t max_samples_;
   metrics::Registry& registry_;
   metrics::Counter* dropped_;
 
-  mutable std::mutex queue_mu_;  // guards queue_; held only to push or pop
-  std::condition_variable_any cv_;
-  std::deque<ShadowJob> queue_;
-  bool idle_ = false;
+  // Lock-free: the shadow thread runs at background priority, and a batch
+  // thread must never wait for it to release a lock (a lock with a few
+  // tries dropped mirrors whenever the holder was preempted).
+  BoundedQueue<ShadowJob> queue_;
+  // The shadow thread sleeps on wake_cv_ when the queue is empty; batch
+  // threads notify without taking wake_mu_, so a wakeup can be missed, and
+  // the sleep is bounded (kIdleWait in routing.cc).
+  std::mutex wake_mu_;
+  std::condition_variable_any wake_cv_;
+  std::atomic<bool> idle_{false};
 
   std::atomic<uint64_t> dropped_count_{0};  // counted on batch threads: no lock
 
